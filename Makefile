@@ -1,0 +1,54 @@
+# TradeWatch. `make up` starts the stack with Docker Compose; `make test` runs the whole suite and
+# installs what it needs (virtualenv, Python packages, Debian's Prometheus and Alertmanager).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+COMPOSE ?= docker compose
+
+.PHONY: help up down logs dev test lint bench dashboards prometheus-native system-deps clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+system-deps:
+	@bash tools/install-system-deps.sh
+
+up: ## start the whole stack with Docker Compose
+	@if ! docker info >/dev/null 2>&1; then \
+	  echo "No Docker engine answers here: run 'make dev' for the native stack on loopback."; exit 1; fi
+	@test -f .env || { echo "No .env: cp .env.example .env and set GRAFANA_ADMIN_PASSWORD first."; exit 1; }
+	$(COMPOSE) up -d --build
+
+down: ## stop the Compose stack (volumes are kept)
+	$(COMPOSE) down
+
+logs: ## follow the Compose stack's logs
+	$(COMPOSE) logs -f --tail=100
+
+dev: $(STAMP) system-deps ## run the stack natively on loopback (no Docker)
+	$(VENV)/bin/tradewatch dev
+
+test: $(STAMP) system-deps ## the whole suite (self-installing)
+	$(VENV)/bin/ruff check exporters tests tools
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check exporters tests tools
+	$(VENV)/bin/ruff format --check exporters tests tools || true
+
+bench: $(STAMP) ## benchmarks (scrape latency, ingest throughput, alert latency)
+	@WITH_NODE_EXPORTER=1 bash tools/install-system-deps.sh
+	$(PY) tests/bench/run.py $(BENCH)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

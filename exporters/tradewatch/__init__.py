@@ -1,0 +1,3 @@
+"""TradeWatch: observability for algorithmic and AI-driven trading systems."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from tradewatch.cli import main
+
+raise SystemExit(main())

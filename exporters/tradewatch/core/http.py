@@ -1,0 +1,265 @@
+"""The exporters' HTTP server: /metrics, /healthz, /readyz, an index page, and extra routes.
+
+A threading server from the standard library is enough: scrapes and ingest batches are few and
+large. It speaks HTTP/1.1 keep-alive so a client sending many batches reuses its connection.
+Every handler error becomes a JSON 500 that is logged and counted; bad input is the route's
+business and gets a 4xx from it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import CollectorRegistry
+
+from tradewatch.core.health import Readiness, SelfMetrics
+from tradewatch.core.logging import get_logger
+
+log = get_logger("tradewatch.http")
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+    client: str = ""
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, **headers: str) -> Response:
+        return cls(status, orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), "application/json", headers)
+
+
+Handler = Callable[[Request], Response]
+
+
+class HTTPError(Exception):
+    """Raised by routes for a clean 4xx/5xx with a JSON reason."""
+
+    def __init__(self, status: int, reason: str, **extra: Any):
+        super().__init__(reason)
+        self.status = status
+        self.payload = {"error": reason, **extra}
+
+
+def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
+    """Undo Content-Encoding gzip/deflate without letting a small bomb expand past ``limit``."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "deflate"):
+        raise HTTPError(415, f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or none")
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    try:
+        d = zlib.decompressobj(wbits)
+        out = d.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise HTTPError(400, f"body is not valid {encoding} data: {exc}") from None
+    if len(out) > limit or d.unconsumed_tail:
+        raise HTTPError(413, f"decompressed body exceeds the limit of {limit} bytes")
+    return out
+
+
+class ExporterHTTPServer:
+    """Serves the standard endpoints of one exporter plus the routes it adds."""
+
+    def __init__(
+        self,
+        name: str,
+        registry: CollectorRegistry,
+        readiness: Readiness,
+        self_metrics: SelfMetrics,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+    ):
+        self.name = name
+        self.registry = registry
+        self.readiness = readiness
+        self.self_metrics = self_metrics
+        self.max_body_bytes = max_body_bytes
+        self.routes: dict[tuple[str, str], Handler] = {}
+        self.links: list[tuple[str, str]] = [
+            ("/metrics", "metrics"),
+            ("/healthz", "liveness"),
+            ("/readyz", "readiness"),
+        ]
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._inflight = 0
+        self._inflight_lock = threading.Condition()
+
+    # ------------------------------------------------------------------ routes
+    def route(self, method: str, path: str, handler: Handler, *, describe: str | None = None) -> None:
+        self.routes[(method.upper(), path)] = handler
+        if describe:
+            self.links.append((path, describe))
+
+    def _dispatch(self, request: Request) -> Response:
+        if request.method == "GET" and request.path == "/metrics":
+            return self._metrics(request)
+        if request.method == "GET" and request.path == "/healthz":
+            return Response.json(200, {"status": "ok"})
+        if request.method == "GET" and request.path == "/readyz":
+            ok, reasons = self.readiness.status()
+            if ok:
+                return Response.json(200, {"status": "ready"})
+            return Response.json(503, {"status": "unready", "reasons": reasons})
+        if request.method == "GET" and request.path == "/":
+            return self._index()
+        handler = self.routes.get((request.method, request.path))
+        if handler is None:
+            allowed = sorted(m for (m, p) in self.routes if p == request.path)
+            if allowed or request.path in ("/metrics", "/healthz", "/readyz", "/"):
+                return Response.json(405, {"error": f"method {request.method} not allowed"},
+                                     Allow=", ".join(allowed or ["GET"]))
+            return Response.json(404, {"error": f"no such path {request.path}"})
+        return handler(request)
+
+    def _metrics(self, request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        body = encoder(self.registry)
+        headers = {}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        return Response(200, body, content_type, headers)
+
+    def _index(self) -> Response:
+        items = "".join(
+            f'<li><a href="{html.escape(p)}">{html.escape(p)}</a> ({html.escape(d)})</li>' for p, d in self.links
+        )
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>TradeWatch {html.escape(self.name)}"
+            f"</title></head><body><h1>TradeWatch {html.escape(self.name)}</h1><ul>{items}</ul></body></html>"
+        )
+        return Response(200, page.encode(), "text/html; charset=utf-8")
+
+    # ------------------------------------------------------------------ serving
+    def start(self, address: str, port: int) -> int:
+        """Bind and serve in a background thread; return the bound port."""
+        outer = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "TradeWatch"
+            sys_version = ""
+            timeout = 30  # idle keep-alive connections do not pin a thread forever
+
+            def log_message(self, fmt: str, *args: Any) -> None:  # access logs at debug only
+                pass
+
+            def _handle(self) -> None:
+                outer._enter()
+                try:
+                    self._serve_one()
+                finally:
+                    outer._leave()
+
+            def _serve_one(self) -> None:
+                start = time.perf_counter()
+                split = urlsplit(self.path)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    body = self._read_body(headers)
+                    request = Request(self.command, split.path, parse_qs(split.query), headers, body,
+                                      self.client_address[0] if self.client_address else "")
+                    response = outer._dispatch(request)
+                except HTTPError as exc:
+                    response = Response.json(exc.status, exc.payload)
+                    if exc.status in (411, 413):
+                        self.close_connection = True
+                except Exception as exc:
+                    outer.self_metrics.errors.labels("http_handler").inc()
+                    log.error("request handler failed", path=split.path, method=self.command,
+                              error=str(exc), exc_info=True)
+                    response = Response.json(500, {"error": "internal error; see the exporter log"})
+                self._send(response)
+                log.debug("http request", method=self.command, path=split.path, status=response.status,
+                          duration_seconds=round(time.perf_counter() - start, 6))
+
+            def _read_body(self, headers: dict[str, str]) -> bytes:
+                if self.command not in ("POST", "PUT"):
+                    return b""
+                if "chunked" in headers.get("transfer-encoding", "").lower():
+                    raise HTTPError(411, "chunked bodies are not accepted; send Content-Length")
+                try:
+                    length = int(headers.get("content-length", "0"))
+                except ValueError:
+                    raise HTTPError(400, "invalid Content-Length") from None
+                if length < 0:
+                    raise HTTPError(400, "invalid Content-Length")
+                if length > outer.max_body_bytes:
+                    raise HTTPError(413, f"body of {length} bytes exceeds the limit of {outer.max_body_bytes} bytes",
+                                    limit_bytes=outer.max_body_bytes)
+                raw = self.rfile.read(length) if length else b""
+                if len(raw) != length:
+                    raise HTTPError(400, "body shorter than Content-Length")
+                return decode_body(raw, headers.get("content-encoding", ""), outer.max_body_bytes)
+
+            def _send(self, response: Response) -> None:
+                try:
+                    self.send_response(response.status)
+                    self.send_header("Content-Type", response.content_type)
+                    self.send_header("Content-Length", str(len(response.body)))
+                    for k, v in response.headers.items():
+                        self.send_header(k, v)
+                    if self.close_connection:
+                        self.send_header("Connection", "close")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(response.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+        server = ThreadingHTTPServer((address, port), _Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name=f"{self.name}-http", daemon=True)
+        self._thread.start()
+        return server.server_address[1]
+
+    def _enter(self) -> None:
+        with self._inflight_lock:
+            self._inflight += 1
+
+    def _leave(self) -> None:
+        with self._inflight_lock:
+            self._inflight -= 1
+            self._inflight_lock.notify_all()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop accepting, then wait (bounded) for requests in flight to be answered."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        deadline = time.monotonic() + timeout
+        with self._inflight_lock:
+            while self._inflight > 0 and time.monotonic() < deadline:
+                self._inflight_lock.wait(max(0.0, deadline - time.monotonic()))
+        self._server.server_close()
+        self._server = None

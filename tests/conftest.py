@@ -1,0 +1,23 @@
+"""Shared fixtures. Component-specific fixtures live next to their tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def require_binary(name: str) -> str:
+    """Path of a Debian tool the test needs; skip with the reason when it is absent."""
+    path = shutil.which(name)
+    if not path:
+        pytest.skip(f"{name} not installed (make test installs it when run as root)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
