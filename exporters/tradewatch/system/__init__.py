@@ -1,0 +1,1 @@
+"""The system exporter: host metrics, watched trading-system processes and dependency probes."""

@@ -1,0 +1,199 @@
+"""The production data source of the system collectors: psutil plus a few cheap procfs reads.
+
+Every collector receives a source object through its constructor; in production that is a
+:class:`HostSource`, in tests a fixture object with the same methods. Only the calls the
+collectors make are exposed here, so a fixture never has to imitate all of psutil.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+# /proc/<pid>/stat state letters -> label values (psutil's names, with underscores).
+PROC_STATES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk_sleep",
+    "Z": "zombie",
+    "T": "stopped",
+    "t": "tracing_stop",
+    "X": "dead",
+    "x": "dead",
+    "I": "idle",
+    "P": "parked",
+    "W": "waking",
+    "K": "wake_kill",
+}
+# Always exported (0 when absent) so that alerts like `zombie > 0` never see a missing series.
+BASE_STATES = ("running", "sleeping", "disk_sleep", "zombie", "stopped", "idle")
+
+
+@dataclass(frozen=True)
+class Mount:
+    device: str
+    mountpoint: str
+    fstype: str
+
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field: str) -> str:
+    # The kernel writes space, tab, newline and backslash in mount fields as \040-style escapes.
+    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field) if "\\" in field else field
+
+
+def parse_mounts(text: str) -> list[Mount]:
+    """Parse /proc/<pid>/mounts (fstab format: device, mount point, type, options, 0, 0)."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            out.append(Mount(_unescape(fields[0]), _unescape(fields[1]), fields[2]))
+    return out
+
+
+@dataclass(frozen=True)
+class ProcessStats:
+    """What the components collector reads for one process."""
+
+    pid: int
+    cpu_user: float
+    cpu_system: float
+    rss: int
+    threads: int
+    fds: int | None  # None when not permitted (another user's process)
+    create_time: float
+
+
+@dataclass(frozen=True)
+class ProcessEntry:
+    pid: int
+    name: str
+    cmdline: str
+    create_time: float
+
+
+class HostSource:
+    """psutil and procfs, rooted at ``procfs`` (the host's /proc mounted into a container)."""
+
+    def __init__(self, procfs: str = "/proc", rootfs: str = ""):
+        self.procfs = procfs.rstrip("/") or "/proc"
+        self.rootfs = rootfs.rstrip("/")
+        # psutil reads every /proc path through this global; set it once, before any call.
+        psutil.PROCFS_PATH = self.procfs
+
+    # ------------------------------------------------------------------ host-wide
+    def cpu_times(self) -> Any:
+        return psutil.cpu_times()
+
+    def cpu_count(self) -> int | None:
+        return psutil.cpu_count(logical=True)
+
+    def getloadavg(self) -> tuple[float, float, float]:
+        with open(f"{self.procfs}/loadavg", "rb") as f:
+            fields = f.read().split()
+        return float(fields[0]), float(fields[1]), float(fields[2])
+
+    def virtual_memory(self) -> Any:
+        return psutil.virtual_memory()
+
+    def swap_memory(self) -> Any:
+        return psutil.swap_memory()
+
+    def disk_partitions(self) -> list[Mount]:
+        """The mount table; PID 1's when the host root is mounted in (a container's own is useless)."""
+        path = f"{self.procfs}/1/mounts" if self.rootfs else f"{self.procfs}/self/mounts"
+        with open(path, "rb") as f:
+            return parse_mounts(f.read().decode("utf-8", "surrogateescape"))
+
+    def statvfs(self, mountpoint: str) -> os.statvfs_result:
+        return os.statvfs(self.rootfs + mountpoint if self.rootfs else mountpoint)
+
+    def disk_io_counters(self) -> dict[str, Any]:
+        return psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+
+    def net_io_counters(self) -> dict[str, Any]:
+        return psutil.net_io_counters(pernic=True, nowrap=True) or {}
+
+    def boot_time(self) -> float:
+        return psutil.boot_time()
+
+    def open_fds(self) -> int:
+        """File handles allocated system-wide (first field of /proc/sys/fs/file-nr)."""
+        with open(f"{self.procfs}/sys/fs/file-nr", "rb") as f:
+            return int(f.read().split()[0])
+
+    def process_states(self) -> dict[str, int]:
+        """Count processes by state from /proc/<pid>/stat: one small read per process.
+
+        psutil would build a Process object and parse every field; the state letter is all we
+        need, and it follows the last ')' (the command name may itself contain parentheses).
+        """
+        counts = dict.fromkeys(BASE_STATES, 0)
+        procfs = self.procfs
+        with os.scandir(procfs) as entries:
+            for entry in entries:
+                name = entry.name
+                if not name.isdigit():
+                    continue
+                try:
+                    with open(f"{procfs}/{name}/stat", "rb") as f:
+                        data = f.read(512)
+                except OSError:
+                    continue  # exited between listing and reading
+                pos = data.rfind(b")")
+                if pos < 0 or pos + 2 >= len(data):
+                    continue
+                state = PROC_STATES.get(chr(data[pos + 2]), "other")
+                counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def check_procfs(self) -> tuple[bool, str]:
+        """Readiness: the host's procfs must be readable for the host metrics to mean anything."""
+        try:
+            with open(f"{self.procfs}/stat", "rb") as f:
+                if not f.read(4).startswith(b"cpu"):
+                    return False, f"{self.procfs}/stat does not look like procfs"
+        except OSError as exc:
+            return False, f"cannot read {self.procfs}/stat: {exc.strerror or exc}"
+        return True, ""
+
+    # ------------------------------------------------------------------ processes
+    def scan_processes(self) -> Iterator[ProcessEntry]:
+        """Every process with name and command line; the expensive call, made only on rescans."""
+        for proc in psutil.process_iter(["name", "cmdline", "create_time"]):
+            info = proc.info
+            cmdline = info.get("cmdline") or []
+            yield ProcessEntry(proc.pid, info.get("name") or "", " ".join(cmdline),
+                               info.get("create_time") or 0.0)
+
+    def process_stats(self, pid: int, create_time: float) -> ProcessStats | None:
+        """Stats of a process seen by a scan; None once it has exited or its PID was reused.
+
+        A fresh Process object per call: psutil caches create_time inside the object, so a
+        long-lived one could not notice PID reuse.
+        """
+        try:
+            proc = psutil.Process(pid)
+            if abs(proc.create_time() - create_time) > 0.01:
+                return None
+            with proc.oneshot():
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    return None
+                cpu = proc.cpu_times()
+                rss = proc.memory_info().rss
+                threads = proc.num_threads()
+                try:
+                    fds: int | None = proc.num_fds()
+                except psutil.AccessDenied:
+                    fds = None
+            return ProcessStats(pid, cpu.user, cpu.system, rss, threads, fds, create_time)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return None
