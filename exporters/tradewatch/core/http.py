@@ -110,6 +110,8 @@ class ExporterHTTPServer:
         self._thread: threading.Thread | None = None
         self._inflight = 0
         self._inflight_lock = threading.Condition()
+        # Called with the request path when a body is refused with 413 (ingest counts it as too_large).
+        self.on_too_large: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------------ routes
     def route(self, method: str, path: str, handler: Handler, *, describe: str | None = None) -> None:
@@ -191,6 +193,8 @@ class ExporterHTTPServer:
                     response = Response.json(exc.status, exc.payload)
                     if exc.status in (411, 413):
                         self.close_connection = True
+                    if exc.status == 413 and outer.on_too_large is not None:
+                        outer.on_too_large(split.path)
                 except Exception as exc:
                     outer.self_metrics.errors.labels("http_handler").inc()
                     log.error("request handler failed", path=split.path, method=self.command,

@@ -1,0 +1,432 @@
+"""Lossless event ingestion shared by the trading and model exporters (no domain knowledge here).
+
+The API, in full::
+
+    journal  = Journal(path, fsync="batch")                  # tradewatch.core.journal
+    ingestor = EventIngestor(journal, validator, fold)       # validator(raw) -> normalized dict or
+                                                             #   raises validate.Invalid(reason, msg)
+    ingestor.start()                                         # load snapshot + replay (before serving)
+    result = ingestor.ingest(items)                          # list of decoded JSON values
+    result = ingestor.ingest_body(body, content_type)        # one event / JSON array / NDJSON bytes
+    mount_ingest(exporter, ingestor, token=secret)           # POST /v1/events + metrics + upkeep
+    with ingestor.lock: ...                                  # read the fold consistently in collect()
+
+``fold`` is any object with ``apply(event)``, ``to_snapshot()`` (orjson-serializable) and
+``from_snapshot(data)``. Each accepted event is normalized by the validator, stamped with
+``received_at`` (ingest wall-clock time, for "age" gauges), appended to the journal and applied to
+the fold under one lock *before* the caller gets its acknowledgement. Duplicate ``event_id``s
+(within a bounded window that survives restarts through snapshots) are acknowledged and ignored.
+Replay at start-up feeds the journaled events to the same ``apply``, so the fold, and every count
+derived from it, comes back exactly after a crash.
+
+Metrics (docs/metrics.md, "Shared"): ``tradewatch_events_accepted_total{type}``,
+``tradewatch_events_rejected_total{reason}``, ``tradewatch_events_duplicate_total``,
+``tradewatch_last_event_timestamp_seconds`` and ``tradewatch_journal_*``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from tradewatch.core.http import HTTPError, Request, Response
+from tradewatch.core.journal import Journal
+from tradewatch.core.logging import get_logger
+from tradewatch.core.validate import Invalid
+
+log = get_logger("tradewatch.ingest")
+
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
+                          "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
+_DUMPS_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+
+
+class Fold(Protocol):
+    def apply(self, event: dict[str, Any]) -> None: ...
+    def to_snapshot(self) -> Any: ...
+    def from_snapshot(self, data: Any) -> None: ...
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {"index", "reason", "message"}
+
+    def body(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+    @property
+    def status(self) -> int:
+        """200 when anything was acknowledged; 400 when nothing parsed; otherwise 422."""
+        if self.accepted or self.duplicates:
+            return 200
+        if self.rejected and all(r["reason"] in ("invalid_json", "empty") for r in self.rejected):
+            return 400
+        return 422
+
+
+class Unavailable(Exception):
+    """The journal could not be written: nothing in the request was acknowledged."""
+
+
+class _Bad:
+    """A raw item that did not even decode; carried through to be rejected with its index."""
+
+    __slots__ = ("message", "reason")
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        self.message = message
+
+
+def _decode_one(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson refuses NaN/Infinity literals and out-of-range numbers; the standard library parses
+        # them, so the validator can give such an event its precise reason (non_finite).
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            return _Bad("invalid_json", f"not valid JSON: {exc}")
+
+
+def parse_body(body: bytes, content_type: str = "") -> list[Any]:
+    """Decode a request body into a list of items: one event, a JSON array, or NDJSON lines.
+
+    NDJSON is chosen by Content-Type, or sniffed when the body is not one JSON document but has
+    several lines. Lines that do not decode become rejected items, so the others still count.
+    """
+    if not body.strip():
+        return []
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in NDJSON_TYPES:
+        doc = _decode_one(body)
+        if doc.__class__ is not _Bad:
+            return doc if doc.__class__ is list else [doc]
+        if b"\n" not in body.strip():
+            return [doc]
+    items = []
+    for line in body.split(b"\n"):
+        if line.strip():
+            items.append(_decode_one(line))
+    return items
+
+
+class RateLimitedLog:
+    """Logs at most ``burst`` messages per key per ``period`` seconds, then a count of the rest."""
+
+    def __init__(self, period: float = 10.0, burst: int = 10, clock: Callable[[], float] = time.monotonic):
+        self.period = period
+        self.burst = burst
+        self.clock = clock
+        self._windows: dict[str, list[float]] = {}  # key -> [window start, logged, suppressed]
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, text: str, /, **fields: Any) -> bool:
+        now = self.clock()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or now - window[0] >= self.period:
+                if window is not None and window[2]:
+                    log.warning("rejections suppressed from the log", reason=key, suppressed=int(window[2]),
+                                period_seconds=self.period)
+                window = self._windows[key] = [now, 0, 0]
+            if window[1] >= self.burst:
+                window[2] += 1
+                return False
+            window[1] += 1
+        log.warning(text, reason=key, **fields)
+        return True
+
+
+class EventIngestor:
+    """Validate, deduplicate, journal and fold events; expose the shared ingest metrics."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        validate: Callable[[Any], dict[str, Any]],
+        fold: Fold,
+        *,
+        dedupe_window: int = 1_000_000,
+        snapshot_every: int = 500_000,
+        errors: Any = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.journal = journal
+        self.validate = validate
+        self.fold = fold
+        self.dedupe_window = dedupe_window
+        self.snapshot_every = snapshot_every
+        self.errors = errors  # the exporter's tradewatch_errors_total Counter, when there is one
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.accepted: dict[str, int] = {}
+        self.rejected: dict[str, int] = {}
+        self.duplicates = 0
+        self.last_event_time = 0.0
+        self.started = False
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+        self._log_rejection = RateLimitedLog()
+
+    # ------------------------------------------------------------------ start-up
+    def start(self) -> int:
+        """Load the snapshot and replay the journal after it; returns the events replayed."""
+        with self.lock:
+            data = self.journal.load_snapshot()
+            if data is not None:
+                self.fold.from_snapshot(data["fold"])
+                self.accepted = {k: int(v) for k, v in data.get("accepted", {}).items()}
+                self.last_event_time = float(data.get("last_event_time", 0.0))
+                ids = data.get("ids", [])[-self.dedupe_window:] if self.dedupe_window else []
+                self._order = deque(ids)
+                self._seen = set(ids)
+            count = self.journal.replay(self._replay_one)
+            self.started = True
+        log.info("journal replayed", events=count, seconds=round(self.journal.replay_seconds, 3),
+                 corrupt_lines=self.journal.corrupt_lines, directory=str(self.journal.directory))
+        return count
+
+    def _replay_one(self, event: dict[str, Any]) -> None:
+        eid = event.get("event_id")
+        if eid in self._seen:  # cannot happen unless a journal was edited by hand
+            return
+        self._remember(eid)
+        etype = event.get("type", "")
+        self.accepted[etype] = self.accepted.get(etype, 0) + 1
+        received = event.get("received_at", 0.0)
+        if received > self.last_event_time:
+            self.last_event_time = received
+        self._apply(event)
+
+    def _remember(self, eid: str) -> None:
+        if not self.dedupe_window:
+            return
+        self._seen.add(eid)
+        self._order.append(eid)
+        if len(self._order) > self.dedupe_window:
+            self._seen.discard(self._order.popleft())
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        try:
+            self.fold.apply(event)
+        except Exception as exc:  # a fold bug must not lose the rest of the batch (the event is journaled)
+            self._error("fold")
+            log.error("fold failed on an event", type=event.get("type"), error=str(exc), exc_info=True)
+
+    def _error(self, kind: str) -> None:
+        if self.errors is not None:
+            self.errors.labels(kind).inc()
+
+    # ------------------------------------------------------------------ ingest
+    def reject(self, reason: str, message: str, count: int = 1, **fields: Any) -> None:
+        """Count (and log, rate-limited) rejections that never reached the validator."""
+        with self.lock:
+            self.rejected[reason] = self.rejected.get(reason, 0) + count
+        self._log_rejection(reason, "event rejected", message=message, count=count, **fields)
+
+    def ingest_body(self, body: bytes, content_type: str = "", *, source: str = "http") -> IngestResult:
+        items = parse_body(body, content_type)
+        if not items:
+            self.reject("empty", "no events in the body", source=source)
+            return IngestResult(rejected=[{"index": 0, "reason": "empty",
+                                           "message": "no events in the body"}])
+        return self.ingest(items, source=source)
+
+    def ingest(self, items: Sequence[Any], *, source: str = "api") -> IngestResult:
+        """Validate each item on its own; journal and fold the valid new ones; then return.
+
+        Raises :class:`Unavailable` (and acknowledges nothing) when the journal cannot be written.
+        """
+        result = IngestResult()
+        rejected = result.rejected
+        valid: list[dict[str, Any]] = []
+        validate = self.validate
+        for index, raw in enumerate(items):
+            if raw.__class__ is _Bad:
+                rejected.append({"index": index, "reason": raw.reason, "message": raw.message})
+                continue
+            try:
+                valid.append(validate(raw))
+            except Invalid as exc:
+                rejected.append({"index": index, "reason": exc.reason, "message": exc.message})
+            except Exception as exc:  # a validator bug: reject the item, keep serving
+                self._error("ingest")
+                log.error("validator failed", error=str(exc), exc_info=True)
+                rejected.append({"index": index, "reason": "invalid_value", "message": "could not validate"})
+        with self.lock:
+            now = self.clock()
+            seen = self._seen
+            batch_ids: set[str] = set()
+            lines: list[bytes] = []
+            fresh: list[dict[str, Any]] = []
+            dumps = orjson.dumps
+            for event in valid:
+                eid = event["event_id"]
+                if eid in seen or eid in batch_ids:
+                    result.duplicates += 1
+                    continue
+                batch_ids.add(eid)
+                event["received_at"] = now
+                lines.append(dumps(event, option=_DUMPS_OPTS))
+                fresh.append(event)
+            try:
+                self.journal.append(lines)
+            except OSError as exc:
+                self._error("journal")
+                log.error("journal write failed; nothing acknowledged", error=str(exc), events=len(lines))
+                raise Unavailable(f"journal write failed: {exc.strerror or exc}") from exc
+            accepted = self.accepted
+            for event in fresh:
+                self._remember(event["event_id"])
+                etype = event["type"]
+                accepted[etype] = accepted.get(etype, 0) + 1
+                self._apply(event)
+            if fresh:
+                self.last_event_time = now
+            result.accepted = len(fresh)
+            self.duplicates += result.duplicates
+            counts = self.rejected
+            for r in rejected:
+                counts[r["reason"]] = counts.get(r["reason"], 0) + 1
+        for r in rejected:
+            self._log_rejection(r["reason"], "event rejected", message=r["message"], index=r["index"],
+                                source=source)
+        return result
+
+    # ------------------------------------------------------------------ upkeep
+    def snapshot_data(self) -> dict[str, Any]:
+        return {"fold": self.fold.to_snapshot(), "accepted": dict(self.accepted),
+                "last_event_time": self.last_event_time, "ids": list(self._order)}
+
+    def compact(self) -> None:
+        """Snapshot the fold now and start a fresh journal file."""
+        with self.lock:
+            started = time.perf_counter()
+            self.journal.snapshot(self.snapshot_data())
+        log.info("journal compacted", seconds=round(time.perf_counter() - started, 3),
+                 snapshot_bytes=self.journal.size_bytes())
+
+    def maintain(self) -> None:
+        """Periodic: fsync for the interval policy; compact once enough events piled up."""
+        with self.lock:
+            self.journal.flush_if_due()
+            due = self.snapshot_every and self.journal.events >= self.snapshot_every
+        if due:
+            try:
+                self.compact()
+            except OSError as exc:
+                self._error("journal")
+                log.error("journal compaction failed; will retry", error=str(exc))
+
+    def close(self, *, snapshot: bool = True) -> None:
+        """Snapshot (when anything is new) and close the journal."""
+        with self.lock:
+            if not self.started:
+                return
+            try:
+                if snapshot and self.journal.events:
+                    self.journal.snapshot(self.snapshot_data())
+            except OSError as exc:
+                self._error("journal")
+                log.error("snapshot at shutdown failed; the journal will be replayed", error=str(exc))
+            self.journal.close()
+            self.started = False
+
+    # ------------------------------------------------------------------ metrics
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        with self.lock:
+            accepted = dict(self.accepted)
+            rejected = dict(self.rejected)
+            duplicates = self.duplicates
+            last = self.last_event_time
+            j = self.journal
+            journal = (j.size_bytes(), j.events, j.replay_seconds, j.replayed)
+        acc = CounterMetricFamily("tradewatch_events_accepted", "Events accepted, by event type.",
+                                  labels=["type"])
+        for etype, n in sorted(accepted.items()):
+            acc.add_metric([etype], n)
+        rej = CounterMetricFamily("tradewatch_events_rejected", "Events rejected, by reason code.",
+                                  labels=["reason"])
+        for reason, n in sorted(rejected.items()):
+            rej.add_metric([reason], n)
+        dup = CounterMetricFamily("tradewatch_events_duplicate",
+                                  "Events whose event_id had been seen already; acknowledged and ignored.")
+        dup.add_metric([], duplicates)
+        yield acc
+        yield rej
+        yield dup
+        if last:
+            g = GaugeMetricFamily("tradewatch_last_event_timestamp_seconds",
+                                  "Unix time of the last accepted event (ingest time).")
+            g.add_metric([], last)
+            yield g
+        for name, doc, value in (
+            ("tradewatch_journal_size_bytes", "Size of the journal plus snapshot.", journal[0]),
+            ("tradewatch_journal_events", "Events in the journal since the last snapshot.", journal[1]),
+            ("tradewatch_journal_replay_duration_seconds", "How long the start-up replay took.", journal[2]),
+            ("tradewatch_journal_replayed_events", "Events replayed at start-up.", journal[3]),
+        ):
+            g = GaugeMetricFamily(name, doc)
+            g.add_metric([], value)
+            yield g
+
+
+def bearer_ok(request: Request, token: str) -> bool:
+    """Constant-time check of ``Authorization: Bearer <token>``."""
+    header = request.headers.get("authorization", "")
+    supplied = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    return hmac.compare_digest(supplied.encode(), token.encode())
+
+
+def ingest_handler(ingestor: EventIngestor, token: str = "") -> Callable[[Request], Response]:
+    """The ``POST /v1/events`` handler: auth, decode, ingest, per-item reasons."""
+
+    def handle(request: Request) -> Response:
+        if token and not bearer_ok(request, token):
+            ingestor.reject("unauthorized", "missing or wrong bearer token", client=request.client)
+            return Response.json(401, {"error": "unauthorized: send Authorization: Bearer <token>"},
+                                 **{"WWW-Authenticate": 'Bearer realm="tradewatch"'})
+        try:
+            result = ingestor.ingest_body(request.body, request.headers.get("content-type", ""))
+        except Unavailable as exc:
+            raise HTTPError(503, str(exc), retry=True) from None
+        return Response.json(result.status, result.body())
+
+    return handle
+
+
+def mount_ingest(exporter: Any, ingestor: EventIngestor, *, token: str = "", path: str = "/v1/events",
+                 maintain_interval: float = 5.0) -> None:
+    """Wire an ingestor into an :class:`~tradewatch.core.app.Exporter` (call ``ingestor.start()`` first)."""
+    from tradewatch.core.app import Periodic
+
+    if ingestor.errors is None:
+        ingestor.errors = exporter.errors
+    exporter.add_collector("ingest", ingestor)
+    exporter.http.route("POST", path, ingest_handler(ingestor, token), describe="event ingest (POST)")
+    exporter.add_task(Periodic("journal-upkeep", maintain_interval, ingestor.maintain, run_first=False))
+    exporter.on_stop(ingestor.close)
+
+    def too_large(request_path: str) -> None:
+        if request_path == path:
+            ingestor.reject("too_large", "request body over http.max_body_bytes (413)")
+
+    exporter.http.on_too_large = too_large
+    exporter.readiness.add_check(
+        "journal", lambda: (ingestor.started, "" if ingestor.started else "journal not replayed"))

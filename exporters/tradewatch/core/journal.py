@@ -1,0 +1,270 @@
+"""Append-only JSONL journal of accepted events, with atomic snapshots.
+
+Layout of the journal directory::
+
+    snapshot.json            {"format": 1, "covers": G, "created": t, "data": <caller's snapshot>}
+    journal-00000001.jsonl   one normalized event per line (orjson), appended with one write()
+    journal-00000002.jsonl   ...
+
+A snapshot *covers* every journal file whose generation is <= ``covers``. Taking one opens the next
+generation first, writes ``snapshot.json.tmp``, fsyncs it, renames it over ``snapshot.json``,
+fsyncs the directory, then deletes the covered files, so a crash at any step leaves either the old
+snapshot plus all its files or the new snapshot (files it covers are skipped and removed).
+Start-up = load the snapshot, then replay the files after it in order.
+
+A crash in the middle of a write leaves a last line without its newline (or unparseable): replay
+truncates the file at the end of the last complete line. Events in that torn line were never
+acknowledged, because acknowledgement happens only after the write returns (and, per the fsync
+policy, after fsync).
+
+fsync policies: ``always`` (fsync after every event), ``batch`` (one write + fsync per append
+call, i.e. per ingest request: the default), ``interval`` (fsync at most every ``interval``
+seconds) and ``never`` (the kernel decides). With every policy the data reaches the kernel before
+the acknowledgement, so ``kill -9`` of the exporter loses nothing; fsync guards against power loss.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tradewatch.core.logging import get_logger
+
+log = get_logger("tradewatch.journal")
+
+FSYNC_POLICIES = ("always", "batch", "interval", "never")
+SNAPSHOT = "snapshot.json"
+_FILE = re.compile(r"^journal-(\d{8})\.jsonl$")
+_CHUNK = 4 * 1024 * 1024
+
+
+class JournalError(OSError):
+    """The journal cannot be read or written (disk full, permissions, corrupt snapshot)."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename (readers never see half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if fsync:
+        _fsync_dir(path.parent)
+
+
+class Journal:
+    """The files of one exporter's journal. Not thread-safe: the ingestor holds its lock."""
+
+    def __init__(self, directory: str | os.PathLike[str], fsync: str = "batch", interval: float = 1.0):
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync policy must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+        self.directory = Path(directory)
+        self.fsync_policy = fsync
+        self.interval = interval
+        self.generation = 0
+        self.events = 0  # events in the journal files since the snapshot
+        self.replay_seconds = 0.0
+        self.replayed = 0
+        self.corrupt_lines = 0
+        self._fd: int | None = None
+        self._bytes = 0  # journal bytes since the snapshot
+        self._snapshot_bytes = 0
+        self._last_fsync = time.monotonic()
+        self._dirty = False
+
+    # ------------------------------------------------------------------ start-up
+    def _generations(self) -> list[int]:
+        out = []
+        for entry in self.directory.iterdir():
+            m = _FILE.match(entry.name)
+            if m:
+                out.append(int(m.group(1)))
+        return sorted(out)
+
+    def _path(self, generation: int) -> Path:
+        return self.directory / f"journal-{generation:08d}.jsonl"
+
+    def load_snapshot(self) -> Any:
+        """The caller's snapshot data, or None when there is none."""
+        path = self.directory / SNAPSHOT
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            doc = orjson.loads(raw)
+            covers = int(doc["covers"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            # Renamed into place only after fsync, so this is real corruption: refuse to guess.
+            raise JournalError(f"snapshot {path} is unreadable ({exc}); move it away to rebuild "
+                               "from the journal files, if they are complete") from None
+        self.generation = covers
+        self._snapshot_bytes = len(raw)
+        return doc.get("data")
+
+    def replay(self, apply: Callable[[Any], None]) -> int:
+        """Feed every journaled event after the snapshot to ``apply``; open the journal for appending.
+
+        Call :meth:`load_snapshot` first. Returns the number of events replayed.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        covered = self.generation
+        count = 0
+        generations = self._generations()
+        for gen in generations:
+            if gen <= covered:
+                self._path(gen).unlink(missing_ok=True)  # left over from a crash during compaction
+        pending = [g for g in generations if g > covered]
+        for i, gen in enumerate(pending):
+            n, size = self._replay_file(self._path(gen), apply, last=i == len(pending) - 1)
+            count += n
+            self._bytes += size
+        self.generation = pending[-1] if pending else covered + 1
+        self.events = count
+        self.replayed = count
+        self._open(self.generation)
+        self.replay_seconds = time.perf_counter() - started
+        return count
+
+    def _replay_file(self, path: Path, apply: Callable[[Any], None], *, last: bool) -> tuple[int, int]:
+        count = 0
+        good_end = 0  # offset just past the last complete, parseable line
+        loads = orjson.loads
+        with open(path, "rb") as f:
+            tail = b""
+            offset = 0  # file offset of tail[0]
+            while True:
+                chunk = f.read(_CHUNK)
+                if not chunk:
+                    break
+                data = tail + chunk
+                lines = data.split(b"\n")
+                tail = lines.pop()
+                pos = offset
+                for line in lines:
+                    pos += len(line) + 1
+                    if not line:
+                        good_end = pos
+                        continue
+                    try:
+                        event = loads(line)
+                    except orjson.JSONDecodeError:
+                        self.corrupt_lines += 1
+                        log.error("corrupt journal line skipped", file=path.name, offset=pos - len(line) - 1)
+                        good_end = pos
+                        continue
+                    apply(event)
+                    count += 1
+                    good_end = pos
+                offset = pos
+            size = offset + len(tail)
+        if tail:
+            # A write cut short by a crash: never acknowledged, so drop it.
+            if last:
+                log.warning("truncating torn last journal line", file=path.name, bytes=len(tail))
+                with open(path, "r+b") as f:
+                    f.truncate(good_end)
+                    os.fsync(f.fileno())
+                size = good_end
+            else:
+                self.corrupt_lines += 1
+                log.error("torn line in a closed journal file skipped", file=path.name)
+        return count, size
+
+    def _open(self, generation: int) -> None:
+        self._fd = os.open(self._path(generation), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    # ------------------------------------------------------------------ writing
+    def append(self, lines: list[bytes]) -> None:
+        """Append complete lines (each ending in a newline); durable per the fsync policy on return."""
+        if self._fd is None:
+            raise JournalError("journal is not open (call replay() first)")
+        if not lines:
+            return
+        if self.fsync_policy == "always":
+            for line in lines:
+                self._write(line)
+                os.fsync(self._fd)
+        else:
+            self._write(b"".join(lines))
+            if self.fsync_policy == "batch":
+                os.fsync(self._fd)
+            elif self.fsync_policy == "interval":
+                self._dirty = True
+                self.flush_if_due()
+        self.events += len(lines)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)  # type: ignore[arg-type]
+            self._bytes += written
+            view = view[written:]
+
+    def flush_if_due(self) -> None:
+        """For the interval policy: fsync when the interval has passed (call it periodically too)."""
+        if self._dirty and self._fd is not None and time.monotonic() - self._last_fsync >= self.interval:
+            os.fsync(self._fd)
+            self._dirty = False
+            self._last_fsync = time.monotonic()
+
+    def snapshot(self, data: Any) -> None:
+        """Persist ``data`` as covering everything journaled so far; start a new journal file."""
+        if self._fd is None:
+            raise JournalError("journal is not open (call replay() first)")
+        covered = self.generation
+        os.fsync(self._fd)
+        new_gen = covered + 1
+        new_fd = os.open(self._path(new_gen), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            payload = orjson.dumps({"format": 1, "covers": covered, "created": time.time(), "data": data},
+                                   option=orjson.OPT_SERIALIZE_NUMPY)
+            atomic_write(self.directory / SNAPSHOT, payload)
+        except BaseException:
+            os.close(new_fd)
+            self._path(new_gen).unlink(missing_ok=True)
+            raise
+        os.close(self._fd)
+        self._fd = new_fd
+        self.generation = new_gen
+        for gen in self._generations():
+            if gen <= covered:
+                self._path(gen).unlink(missing_ok=True)
+        self._snapshot_bytes = len(payload)
+        self._bytes = 0
+        self.events = 0
+        self._dirty = False
+
+    # ------------------------------------------------------------------ state
+    def size_bytes(self) -> int:
+        return self._bytes + self._snapshot_bytes
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
