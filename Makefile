@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 COMPOSE ?= docker compose
 
-.PHONY: help up down logs dev test lint bench dashboards prometheus-native system-deps clean
+.PHONY: help secrets up down logs dev test lint bench dashboards prometheus-native system-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,10 @@ venv: $(STAMP)
 system-deps:
 	@bash tools/install-system-deps.sh
 
-up: ## start the whole stack with Docker Compose
+secrets: ## create empty placeholders for missing Compose secret files (never overwrites)
+	@for f in slack_webhook_url smtp_password; do [ -e secrets/$$f ] || install -m 644 /dev/null secrets/$$f; done
+
+up: secrets ## start the whole stack with Docker Compose
 	@if ! docker info >/dev/null 2>&1; then \
 	  echo "No Docker engine answers here: run 'make dev' for the native stack on loopback."; exit 1; fi
 	@test -f .env || { echo "No .env: cp .env.example .env and set GRAFANA_ADMIN_PASSWORD first."; exit 1; }
