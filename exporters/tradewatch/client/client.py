@@ -1,0 +1,144 @@
+"""``TradeWatchClient``: what a trading system imports to send events to the exporters.
+
+    with TradeWatchClient("http://127.0.0.1:9812", token=..., model_url="http://127.0.0.1:9813",
+                          spool_dir="/var/lib/mybot/tradewatch-spool", strategy="momentum") as tw:
+        tw.order_submitted("o-1", "BTC-USD", "buy", 0.5, reference_price=65000.0)
+        tw.prediction("momentum-clf", "1.4.0", "p-1", {"ret_5": 0.3}, "up", latency_seconds=0.004)
+
+Trading events go to ``url``, model events (prediction, outcome, ai_call) to ``model_url``; each
+destination has its own buffer, sender thread and spool sub-directory. See docs/client.md.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tradewatch.client.events import MODEL_TYPES, EventHelpers
+from tradewatch.client.sender import Channel, ClientStats
+
+DEFAULT_TRADING_URL = "http://127.0.0.1:9812"
+DEFAULT_MODEL_URL = "http://127.0.0.1:9813"
+
+
+class TradeWatchClient(EventHelpers):
+    """Non-blocking, batching, spooling event sender. Thread-safe: share one per process."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_TRADING_URL,
+        token: str | None = None,
+        *,
+        model_url: str | None = None,
+        model_token: str | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        max_queue: int = 10_000,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        timeout: float = 10.0,
+        strategy: str | None = None,
+        account: str | None = None,
+        venue: str | None = None,
+    ):
+        self.defaults = {k: v for k, v in {"strategy": strategy, "account": account, "venue": venue}.items()
+                         if v is not None}
+        common: dict[str, Any] = {"batch_size": batch_size, "flush_interval": flush_interval,
+                                  "max_queue": max_queue, "max_retries": max_retries,
+                                  "backoff_base": backoff_base, "backoff_max": backoff_max,
+                                  "timeout": timeout}
+        spool = Path(spool_dir) if spool_dir is not None else None
+        self._channels: dict[str, Channel] = {}
+        self._channels["trading"] = Channel("trading", url, token=token,
+                                            spool_dir=str(spool / "trading") if spool else None, **common)
+        if model_url:
+            try:
+                self._channels["model"] = Channel(
+                    "model", model_url, token=model_token if model_token is not None else token,
+                    spool_dir=str(spool / "model") if spool else None, **common)
+            except Exception:
+                self._channels["trading"].close(0)
+                raise
+        self._closed = False
+        # Interpreter exit: a last flush, and whatever is left goes to the spool.
+        self._atexit = _make_atexit(weakref.ref(self))
+        atexit.register(self._atexit)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **kwargs: Any) -> TradeWatchClient:
+        """URLs, token and spool from TRADEWATCH_TRADING_URL, TRADEWATCH_MODEL_URL, TRADEWATCH_TOKEN
+        (or TRADEWATCH_TOKEN_FILE) and TRADEWATCH_SPOOL_DIR; keyword arguments win."""
+        env = os.environ if environ is None else environ
+        token = env.get("TRADEWATCH_TOKEN")
+        if not token and env.get("TRADEWATCH_TOKEN_FILE"):
+            token = Path(env["TRADEWATCH_TOKEN_FILE"]).read_text().strip()
+        options: dict[str, Any] = {
+            "url": env.get("TRADEWATCH_TRADING_URL", DEFAULT_TRADING_URL),
+            "model_url": env.get("TRADEWATCH_MODEL_URL") or None,
+            "token": token or None,
+            "spool_dir": env.get("TRADEWATCH_SPOOL_DIR") or None,
+        }
+        options.update(kwargs)
+        return cls(**options)
+
+    def emit(self, event: dict[str, Any]) -> str:
+        """Queue one contract event (a dict with type, ts, event_id, ...); returns its event_id."""
+        if event.get("type") in MODEL_TYPES:
+            channel = self._channels.get("model")
+            if channel is None:
+                raise ValueError(f"{event.get('type')} events go to the model exporter: pass model_url")
+        else:
+            channel = self._channels["trading"]
+        channel.put(orjson.dumps(event))
+        return event["event_id"]
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until everything emitted so far is delivered; False if ``timeout`` ran out first."""
+        ok = True
+        for channel in self._channels.values():
+            ok = channel.flush(timeout) and ok
+        return ok
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Flush (up to ``timeout`` per destination), then stop; leftovers stay in the spool."""
+        if self._closed:
+            return True
+        self._closed = True
+        atexit.unregister(self._atexit)
+        ok = True
+        for channel in self._channels.values():
+            ok = channel.close(timeout) and ok
+        return ok
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters summed over destinations (see :class:`ClientStats`)."""
+        total = ClientStats()
+        for channel in self._channels.values():
+            total = total + channel.stats()
+        return total
+
+    def channel_stats(self) -> dict[str, ClientStats]:
+        return {name: channel.stats() for name, channel in self._channels.items()}
+
+    def __enter__(self) -> TradeWatchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _make_atexit(ref: weakref.ref[TradeWatchClient]) -> Any:
+    def hook() -> None:
+        client = ref()
+        if client is not None:
+            client.close(timeout=2.0)
+
+    return hook
