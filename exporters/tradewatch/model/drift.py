@@ -1,0 +1,173 @@
+"""Data drift and prediction drift, computed on a schedule from copies of the bounded windows.
+
+:class:`DriftEngine.run` is the body of a :class:`~tradewatch.core.app.Periodic` task: it copies
+each model's windows under the state lock (a few array copies), computes the statistics outside
+it, and publishes an immutable :class:`ModelDrift` per model that the collector reads. The
+scrape path only reads those results.
+
+Per feature: PSI (both kinds), KS statistic and p-value (numeric), chi-square p-value and
+Jensen-Shannon distance (categorical), missing ratio. The p-values of a model's features are
+corrected together (Bonferroni or Benjamini-Hochberg); a feature drifts when its corrected
+p-value is below alpha or its PSI reaches the major band; the model's data set drifts when the
+drifted share reaches ``dataset_share``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tradewatch.model import stats
+from tradewatch.model.state import CATEGORICAL, MISSING_CODE, NUMERIC, ModelState, Reference
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    min_samples: int = 500
+    bins: int = 10
+    alpha: float = 0.05
+    correction: str = "bonferroni"
+    psi_minor: float = stats.PSI_MINOR
+    psi_major: float = stats.PSI_MAJOR
+    dataset_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    kind: str
+    samples: int
+    psi: float
+    missing_ratio: float
+    ks_statistic: float = math.nan
+    ks_pvalue: float = math.nan
+    chi2_pvalue: float = math.nan
+    js_distance: float = math.nan
+    corrected_pvalue: float = math.nan
+    drifted: bool = False
+
+    @property
+    def pvalue(self) -> float:
+        return self.ks_pvalue if self.kind == NUMERIC else self.chi2_pvalue
+
+
+@dataclass(frozen=True)
+class ModelDrift:
+    features: dict[str, FeatureDrift]
+    drifted_share: float
+    dataset_drift: bool
+    prediction_psi: float
+    samples: int
+    timestamp: float
+    seconds: float
+
+
+def numeric_drift(reference: np.ndarray, current: np.ndarray, s: DriftSettings) -> FeatureDrift:
+    statistic, pvalue = stats.ks(reference, current)
+    return FeatureDrift(NUMERIC, int(current.size), stats.psi_numeric(reference, current, s.bins),
+                        stats.missing_ratio(current), ks_statistic=statistic, ks_pvalue=pvalue)
+
+
+def categorical_drift(reference: dict[str, int], current: dict[str, int], missing: float) -> FeatureDrift:
+    names = sorted(set(reference) | set(current))
+    ref = np.array([reference.get(n, 0) for n in names], dtype=float)
+    cur = np.array([current.get(n, 0) for n in names], dtype=float)
+    return FeatureDrift(CATEGORICAL, int(cur.sum()), stats.psi_counts(ref, cur), missing,
+                        chi2_pvalue=stats.chi2_pvalue(ref, cur), js_distance=stats.js_distance(ref, cur))
+
+
+def flag(features: dict[str, FeatureDrift], s: DriftSettings) -> tuple[dict[str, FeatureDrift], float, bool]:
+    """Correct the features' p-values together and flag drift; return (features, share, dataset)."""
+    names = list(features)
+    corrected = stats.correct_pvalues([features[n].pvalue for n in names], s.correction)
+    out: dict[str, FeatureDrift] = {}
+    for name, p in zip(names, corrected, strict=True):
+        f = features[name]
+        significant = not math.isnan(p) and p < s.alpha
+        drifted = bool(significant or (not math.isnan(f.psi) and f.psi >= s.psi_major))
+        out[name] = FeatureDrift(f.kind, f.samples, f.psi, f.missing_ratio, f.ks_statistic, f.ks_pvalue,
+                                 f.chi2_pvalue, f.js_distance, float(p), drifted)
+    share = sum(f.drifted for f in out.values()) / len(out) if out else math.nan
+    return out, share, bool(out) and share >= s.dataset_share
+
+
+@dataclass
+class _Copy:
+    """What the drift computation needs from one model, copied under the state lock."""
+
+    reference: Reference
+    numeric: dict[str, np.ndarray]
+    categorical: dict[str, tuple[list[str], np.ndarray]]
+    predicted: np.ndarray
+    class_names: list[str]
+
+
+def _counts(names: list[str], codes: np.ndarray) -> tuple[dict[str, int], float]:
+    present = codes[codes != MISSING_CODE]
+    counts = np.bincount(present, minlength=len(names)) if present.size else np.zeros(len(names), int)
+    missing = 1.0 - present.size / codes.size if codes.size else 0.0
+    return {n: int(c) for n, c in zip(names, counts, strict=False) if c}, missing
+
+
+def compute(copy: _Copy, s: DriftSettings, now: float) -> ModelDrift:
+    started = time.perf_counter()
+    ref = copy.reference
+    features: dict[str, FeatureDrift] = {}
+    for name, values in copy.numeric.items():
+        features[name] = numeric_drift(ref.numeric[name], values, s)
+    for name, (names, codes) in copy.categorical.items():
+        counts, missing = _counts(names, codes)
+        features[name] = categorical_drift(ref.categorical[name], counts, missing)
+    features, share, dataset = flag(features, s)
+    if ref.predicted_values is not None and copy.predicted.dtype != np.int32:
+        prediction_psi = stats.psi_numeric(ref.predicted_values, copy.predicted, s.bins)
+    elif ref.predicted_classes and copy.predicted.dtype == np.int32:
+        counts, _ = _counts(copy.class_names, copy.predicted)
+        names = sorted(set(ref.predicted_classes) | set(counts))
+        prediction_psi = stats.psi_counts(np.array([ref.predicted_classes.get(n, 0) for n in names]),
+                                          np.array([counts.get(n, 0) for n in names]))
+    else:
+        prediction_psi = math.nan
+    return ModelDrift(features, share, dataset, prediction_psi, int(copy.predicted.size), now,
+                      time.perf_counter() - started)
+
+
+class DriftEngine:
+    """Runs drift for every model with a reference and enough samples; keeps the latest results."""
+
+    def __init__(self, state: ModelState, settings: DriftSettings, clock: Callable[[], float] = time.time):
+        self.state = state
+        self.s = settings
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._results: dict[str, ModelDrift] = {}
+
+    def _copies(self) -> dict[str, _Copy]:
+        out: dict[str, _Copy] = {}
+        with self.state.lock:
+            for label, m in self.state.by_model.items():
+                window = m.predicted_window
+                if m.reference is None or window is None or len(window) < self.s.min_samples:
+                    continue
+                out[label] = _Copy(
+                    m.reference,
+                    {k: r.values() for k, r in m.numeric.items()},
+                    {k: (list(b.names), r.values()) for k, (b, r) in m.categorical.items()},
+                    m.predicted_window.values(),
+                    list(m.classes.names),
+                )
+        return out
+
+    def run(self) -> dict[str, ModelDrift]:
+        results = {label: compute(copy, self.s, self.clock()) for label, copy in self._copies().items()}
+        with self._lock:
+            self._results.update(results)
+        return results
+
+    def results(self) -> dict[str, ModelDrift]:
+        with self._lock:
+            return dict(self._results)

@@ -1,0 +1,91 @@
+"""``tradewatch model-exporter``: assembles the fold, the shared ingest machinery, drift and collectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tradewatch.core import config as cfg
+from tradewatch.core.app import Exporter, Periodic
+from tradewatch.core.ingest import EventIngestor, mount_ingest
+from tradewatch.core.journal import Journal
+from tradewatch.core.logging import get_logger
+from tradewatch.model.collectors import (
+    AICostCollector,
+    DriftCollector,
+    PerformanceCollector,
+    PredictionsCollector,
+)
+from tradewatch.model.drift import DriftEngine
+from tradewatch.model.events import validator
+from tradewatch.model.reference import ReferenceError, load_reference
+from tradewatch.model.settings import drift_settings, fold_settings
+from tradewatch.model.state import ModelState
+
+log = get_logger("tradewatch.model")
+NAME = "model-exporter"
+
+
+def read_token(config: Any) -> str:
+    """The ingest bearer token: the file wins over the value; a trailing newline is not part of it."""
+    path = config["ingest.token_file"]
+    if not path:
+        return config["ingest.token"]
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise cfg.ConfigError([f"ingest.token_file: cannot read {path} ({exc.strerror or exc})"]) from None
+
+
+class ModelExporter:
+    """The running pieces, kept together so tests can reach the state and the drift engine."""
+
+    def __init__(self, config: Any):
+        self.config = config
+        self.exporter = Exporter(NAME, config)
+        self.state = ModelState(fold_settings(config))
+        problems = []
+        for model, path in config["reference.files"].items():
+            try:
+                self.state.set_reference(model, load_reference(
+                    path, max_features=config["limits.max_features"],
+                    max_categories=config["limits.max_categories"]))
+            except ReferenceError as exc:
+                problems.append(f"reference.files[{model}]: {exc}")
+        if problems:
+            raise cfg.ConfigError(problems)
+        token = read_token(config)
+        journal = Journal(config["journal.directory"], fsync=config["journal.fsync"],
+                          interval=config["journal.fsync_interval"])
+        self.ingestor = EventIngestor(journal, validator(), self.state,
+                                      dedupe_window=config["ingest.dedupe_window"],
+                                      snapshot_every=config["journal.snapshot_every"],
+                                      errors=self.exporter.errors)
+        self.ingestor.start()
+        mount_ingest(self.exporter, self.ingestor, token=token)
+        self.drift = DriftEngine(self.state, drift_settings(config))
+        self.exporter.add_task(Periodic("model-drift", config["drift.interval"], self.drift.run,
+                                        on_error=lambda exc: self.exporter.errors.labels("drift").inc()))
+        self.exporter.add_collector("model_predictions", PredictionsCollector(self.state))
+        self.exporter.add_collector("model_performance", PerformanceCollector(self.state))
+        self.exporter.add_collector("model_drift", DriftCollector(self.state, self.drift))
+        self.exporter.add_collector("ai_cost", AICostCollector(self.state, config["ai.monthly_budget_usd"]))
+
+    def start(self) -> int:
+        return self.exporter.start()
+
+    def stop(self) -> None:
+        self.exporter.stop()
+
+    def run(self) -> int:
+        return self.exporter.run()
+
+
+def build(config: Any) -> ModelExporter:
+    try:
+        return ModelExporter(config)
+    except cfg.ConfigError as exc:
+        import sys
+
+        sys.stderr.write(f"tradewatch {NAME}: {exc}\n")
+        raise SystemExit(2) from None

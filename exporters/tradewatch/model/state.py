@@ -1,0 +1,595 @@
+"""The model exporter's state: a pure fold over the event log.
+
+:meth:`ModelState.apply` takes one validated event (``prediction``, ``outcome``, ``ai_call``) and
+updates the state; nothing in it reads the wall clock, so replaying the journal rebuilds the
+state exactly, and :meth:`ModelState.dump` / :meth:`ModelState.load` give the snapshot form.
+Time-based rules (pending-prediction TTL, the 24 h cost window) run on *event* time: the largest
+``ts`` seen so far.
+
+Everything is bounded: label sets by :class:`~tradewatch.model.buffers.Codebook` caps, pending
+predictions by count and TTL, the performance window and the drift windows by size. Drift itself
+is computed elsewhere (:mod:`tradewatch.model.drift`) on a schedule, from copies of the windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from tradewatch.model import stats
+from tradewatch.model.buffers import OVERFLOW, Codebook, Histogram, Ring, decode_array, encode_array
+
+log = logging.getLogger("tradewatch.model.state")
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+LAG_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0, 604800.0)
+AI_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+CLASSIFIER = "classifier"
+REGRESSOR = "regressor"
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+MISSING_CODE = -1
+COST_WINDOW_MINUTES = 24 * 60
+MONTH_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per 1,000 tokens."""
+
+    prompt: float
+    completion: float
+
+
+@dataclass(frozen=True)
+class FoldSettings:
+    performance_window: int = 1000
+    pending_max: int = 100_000
+    pending_ttl_seconds: float = 86400.0
+    drift_window: int = 10_000
+    reference_size: int = 1000
+    max_models: int = 20
+    max_versions: int = 10
+    max_features: int = 50
+    max_classes: int = 20
+    max_categories: int = 50
+    max_providers: int = 10
+    max_ai_models: int = 30
+    prices: Mapping[str, Price] = field(default_factory=dict)
+
+
+def event_time(value: Any) -> float:
+    """Epoch seconds from a number or an RFC 3339 string."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(value)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _number(value: Any) -> float:
+    """A finite float, else NaN (missing, wrong type or non-finite)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        out = float(value)
+        return out if math.isfinite(out) else math.nan
+    return math.nan
+
+
+def _category(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+@dataclass
+class Reference:
+    """A model's baseline: feature distributions and the predicted-class or value distribution."""
+
+    source: str  # "captured" or "file"
+    rows: int
+    start: float | None
+    end: float | None
+    kinds: dict[str, str]  # feature -> numeric | categorical
+    numeric: dict[str, np.ndarray]  # NaN = missing
+    categorical: dict[str, dict[str, int]]  # feature -> category -> count
+    predicted_classes: dict[str, int] | None = None
+    predicted_values: np.ndarray | None = None
+
+    @classmethod
+    def from_rows(cls, source: str, rows: list[dict[str, Any]], predicted: list[Any], times: list[float],
+                  max_features: int, max_categories: int) -> Reference:
+        """Build from raw feature mappings; a feature is numeric when every present value is a number."""
+        names: list[str] = []
+        for row in rows:
+            for name in row:
+                if name not in names and len(names) < max_features:
+                    names.append(name)
+        kinds: dict[str, str] = {}
+        numeric: dict[str, np.ndarray] = {}
+        categorical: dict[str, dict[str, int]] = {}
+        for name in names:
+            present = [row.get(name) for row in rows]
+            values = [v for v in present if v is not None]
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                kinds[name] = NUMERIC
+                numeric[name] = np.array([_number(v) for v in present], dtype=np.float64)
+            else:
+                kinds[name] = CATEGORICAL
+                book = Codebook(max_categories)
+                counts: dict[str, int] = {}
+                for v in present:
+                    cat = _category(v)
+                    if cat is not None:
+                        label = book(cat)
+                        counts[label] = counts.get(label, 0) + 1
+                categorical[name] = counts
+        ref = cls(source, len(rows), min(times) if times else None, max(times) if times else None,
+                  kinds, numeric, categorical)
+        given = [p for p in predicted if p is not None]
+        if given and all(isinstance(p, int | float) and not isinstance(p, bool) for p in given):
+            ref.predicted_values = np.array([_number(p) for p in given], dtype=np.float64)
+        elif given:
+            ref.predicted_classes = {}
+            for p in given:
+                key = str(p)
+                ref.predicted_classes[key] = ref.predicted_classes.get(key, 0) + 1
+        return ref
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "rows": self.rows, "start": self.start, "end": self.end,
+            "kinds": self.kinds,
+            "numeric": {k: encode_array(v) for k, v in self.numeric.items()},
+            "categorical": self.categorical, "predicted_classes": self.predicted_classes,
+            "predicted_values": (None if self.predicted_values is None
+                                 else encode_array(self.predicted_values)),
+        }
+
+    @classmethod
+    def load(cls, d: dict[str, Any]) -> Reference:
+        return cls(d["source"], d["rows"], d["start"], d["end"], d["kinds"],
+                   {k: decode_array(v) for k, v in d["numeric"].items()}, d["categorical"],
+                   d["predicted_classes"],
+                   None if d["predicted_values"] is None else decode_array(d["predicted_values"]))
+
+
+# --------------------------------------------------------------------------- per model
+
+
+@dataclass
+class Performance:
+    """Rolling-window performance of one model (NaN where not applicable or no data)."""
+
+    outcomes: int
+    accuracy: float
+    precision: dict[str, float]
+    recall: dict[str, float]
+    mae: float
+    rmse: float
+    win_rate: float
+    pnl: float
+    calibration_error: float
+    brier: float
+    vs_reference: float
+
+
+class ModelFold:
+    """Everything kept for one model label."""
+
+    def __init__(self, s: FoldSettings):
+        self.s = s
+        self.kind: str | None = None
+        self.versions = Codebook(s.max_versions)
+        self.classes = Codebook(s.max_classes)
+        self.predictions: dict[tuple[str, str], int] = {}
+        self.latency = Histogram(LATENCY_BUCKETS)
+        self.confidence = Histogram(CONFIDENCE_BUCKETS)
+        self.lag = Histogram(LAG_BUCKETS)
+        self.last_prediction: float | None = None
+        self.pending = 0
+        self.expired = 0
+        self.unknown = 0
+        # Outcome window: (predicted label, actual label, correct, confidence, brier term,
+        # absolute error, squared error, pnl); NaN where a field does not apply.
+        self.window: deque[tuple[str, str, float, float, float, float, float, float]] = deque(
+            maxlen=s.performance_window)
+        self.outcomes = 0
+        # Reference performance: the first `performance_window` outcomes (correct or abs error).
+        self.ref_n = 0
+        self.ref_sum = 0.0
+        # Reference capture (first N predictions) and the drift windows that follow it.
+        self.reference: Reference | None = None
+        self.capture_rows: list[dict[str, Any]] = []
+        self.capture_predicted: list[Any] = []
+        self.capture_times: list[float] = []
+        self.numeric: dict[str, Ring] = {}
+        self.categorical: dict[str, tuple[Codebook, Ring]] = {}
+        self.predicted_window: Ring | None = None
+
+    # ------------------------------------------------------------------ predictions
+    def set_reference(self, ref: Reference) -> None:
+        self.reference = ref
+        self.capture_rows, self.capture_predicted, self.capture_times = [], [], []
+        size = self.s.drift_window
+        self.numeric = {name: Ring(size, np.float64) for name in ref.numeric}
+        self.categorical = {name: (Codebook(self.s.max_categories), Ring(size, np.int32))
+                            for name in ref.categorical}
+
+    def observe_features(self, features: Mapping[str, Any], predicted: Any, ts: float) -> None:
+        ref = self.reference
+        if ref is None:
+            if self.s.reference_size > 0:
+                self.capture_rows.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                                          for k, v in features.items()})
+                self.capture_predicted.append(predicted)
+                self.capture_times.append(ts)
+                if len(self.capture_rows) >= self.s.reference_size:
+                    self.set_reference(Reference.from_rows(
+                        "captured", self.capture_rows, self.capture_predicted, self.capture_times,
+                        self.s.max_features, self.s.max_categories))
+            return
+        for name, ring in self.numeric.items():
+            ring.push(_number(features.get(name)))
+        for name, (book, ring) in self.categorical.items():
+            cat = _category(features.get(name))
+            ring.push(MISSING_CODE if cat is None else book.code(cat))
+        if self.predicted_window is None:  # created here: the model's kind is known by now
+            dtype = np.int32 if self.kind == CLASSIFIER else np.float64
+            self.predicted_window = Ring(self.s.drift_window, dtype)
+        if self.predicted_window.buf.dtype == np.int32:
+            self.predicted_window.push(self.classes.code(str(predicted)))
+        else:
+            self.predicted_window.push(_number(predicted))
+
+    # ------------------------------------------------------------------ outcomes
+    def record_outcome(self, predicted: Any, confidence: float, probabilities: Mapping[str, float] | None,
+                       actual: Any, pnl: float) -> None:
+        nan = math.nan
+        if self.kind == CLASSIFIER:
+            act = _category(actual) or ""
+            correct = 1.0 if str(predicted) == act else 0.0
+            if probabilities:
+                brier = stats.brier_multiclass_term(probabilities, act)
+            elif not math.isnan(confidence):
+                brier = (confidence - correct) ** 2
+            else:
+                brier = nan
+            row = (self.classes(str(predicted)), self.classes(act), correct, confidence, brier, nan, nan, pnl)
+            score = correct
+        else:
+            err = _number(actual) - _number(predicted)
+            row = ("", "", nan, nan, nan, abs(err), err * err, pnl)
+            score = abs(err)
+        self.window.append(row)
+        self.outcomes += 1
+        if self.ref_n < self.s.performance_window and not math.isnan(score):
+            self.ref_n += 1
+            self.ref_sum += score
+
+    def performance(self) -> Performance:
+        rows = list(self.window)
+        nan = math.nan
+        if not rows:
+            return Performance(0, nan, {}, {}, nan, nan, nan, nan, nan, nan, nan)
+        cols = list(zip(*rows, strict=True))
+        correct, conf, brier, abs_err, sq_err, pnl = (np.array(c, dtype=float) for c in cols[2:])
+        accuracy = precision = recall = None
+        mae = rmse = ece = brier_score = nan
+        vs_ref = nan
+        ref_complete = self.ref_n >= self.s.performance_window and self.ref_n > 0
+        if self.kind == CLASSIFIER:
+            result = stats.classification(cols[0], cols[1])
+            accuracy, precision, recall = result.accuracy, result.precision, result.recall
+            has_conf = ~np.isnan(conf)
+            if has_conf.any():
+                ece = stats.expected_calibration_error(conf[has_conf], correct[has_conf])
+            has_brier = ~np.isnan(brier)
+            if has_brier.any():
+                brier_score = float(np.mean(brier[has_brier]))
+            if ref_complete and self.ref_sum > 0:
+                vs_ref = accuracy / (self.ref_sum / self.ref_n)
+        else:
+            valid = ~np.isnan(abs_err)
+            if valid.any():
+                mae = float(np.mean(abs_err[valid]))
+                rmse = float(np.sqrt(np.mean(sq_err[valid])))
+                if ref_complete and mae > 0:
+                    vs_ref = (self.ref_sum / self.ref_n) / mae
+        has_pnl = ~np.isnan(pnl)
+        win_rate = float(np.mean(pnl[has_pnl] > 0)) if has_pnl.any() else nan
+        total_pnl = float(np.sum(pnl[has_pnl])) if has_pnl.any() else nan
+        return Performance(len(rows), nan if accuracy is None else accuracy, precision or {}, recall or {},
+                           mae, rmse, win_rate, total_pnl, ece, brier_score, vs_ref)
+
+    # ------------------------------------------------------------------ snapshot
+    def dump(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "versions": self.versions.dump(), "classes": self.classes.dump(),
+            "predictions": [[v, c, n] for (v, c), n in self.predictions.items()],
+            "latency": self.latency.dump(), "confidence": self.confidence.dump(), "lag": self.lag.dump(),
+            "last_prediction": self.last_prediction, "pending": self.pending, "expired": self.expired,
+            "unknown": self.unknown, "window": [list(r) for r in self.window], "outcomes": self.outcomes,
+            "ref_n": self.ref_n, "ref_sum": self.ref_sum,
+            "reference": None if self.reference is None else self.reference.dump(),
+            "capture": [self.capture_rows, self.capture_predicted, self.capture_times],
+            "numeric": {k: r.dump() for k, r in self.numeric.items()},
+            "categorical": {k: [b.dump(), r.dump()] for k, (b, r) in self.categorical.items()},
+            "predicted_window": None if self.predicted_window is None else self.predicted_window.dump(),
+        }
+
+    @classmethod
+    def load(cls, s: FoldSettings, d: dict[str, Any]) -> ModelFold:
+        m = cls(s)
+        m.kind = d["kind"]
+        m.versions = Codebook.load(d["versions"])
+        m.classes = Codebook.load(d["classes"])
+        m.predictions = {(v, c): n for v, c, n in d["predictions"]}
+        m.latency, m.confidence, m.lag = (Histogram.load(d[k]) for k in ("latency", "confidence", "lag"))
+        m.last_prediction, m.pending, m.expired, m.unknown = (
+            d["last_prediction"], d["pending"], d["expired"], d["unknown"])
+        m.window.extend(tuple(_nan(x) for x in r) for r in d["window"])
+        m.outcomes, m.ref_n, m.ref_sum = d["outcomes"], d["ref_n"], d["ref_sum"]
+        m.reference = None if d["reference"] is None else Reference.load(d["reference"])
+        m.capture_rows, m.capture_predicted, m.capture_times = d["capture"]
+        m.numeric = {k: Ring.load(r) for k, r in d["numeric"].items()}
+        m.categorical = {k: (Codebook.load(b), Ring.load(r)) for k, (b, r) in d["categorical"].items()}
+        m.predicted_window = None if d["predicted_window"] is None else Ring.load(d["predicted_window"])
+        return m
+
+
+def _nan(value: Any) -> Any:
+    """JSON has no NaN: snapshots carry it as null."""
+    return math.nan if value is None else value
+
+
+# --------------------------------------------------------------------------- the fold
+
+
+class ModelState:
+    """All models plus AI cost; thread-safe (ingest writes, collectors and the drift task read)."""
+
+    def __init__(self, settings: FoldSettings | None = None):
+        self.s = settings or FoldSettings()
+        self.lock = threading.RLock()
+        self.models = Codebook(self.s.max_models)
+        self.by_model: dict[str, ModelFold] = {}
+        # prediction_id -> (model label, ts, predicted, confidence, probabilities); oldest first.
+        self.pending: OrderedDict[str, tuple[str, float, Any, float, dict[str, float] | None]] = OrderedDict()
+        self.clock = -math.inf  # largest event ts seen
+        self.providers = Codebook(self.s.max_providers)
+        self.ai_models = Codebook(self.s.max_ai_models)
+        self.ai_calls: dict[tuple[str, str, str], int] = {}
+        self.ai_tokens: dict[tuple[str, str, str], int] = {}
+        self.ai_cost: dict[tuple[str, str], float] = {}
+        self.ai_latency: dict[str, Histogram] = {}
+        self.ai_cost_by_minute: dict[int, float] = {}
+        self.ai_clock = -math.inf
+        self.unpriced: dict[str, int] = {}
+        self.events = 0
+
+    def model(self, name: str) -> ModelFold:
+        label = self.models(name)
+        fold = self.by_model.get(label)
+        if fold is None:
+            fold = self.by_model[label] = ModelFold(self.s)
+        return fold
+
+    def set_reference(self, model: str, ref: Reference) -> None:
+        """Install a reference loaded from a file (configuration, not an event).
+
+        Called at start-up before the snapshot and replay, and again after a snapshot is loaded
+        (the file may have changed): windows of features that keep their kind are kept.
+        """
+        with self.lock:
+            m = self.model(model)
+            if m.reference is None:
+                m.set_reference(ref)
+                return
+            old_numeric, old_categorical = m.numeric, m.categorical
+            m.set_reference(ref)
+            m.numeric.update({k: r for k, r in old_numeric.items() if k in m.numeric})
+            m.categorical.update({k: r for k, r in old_categorical.items() if k in m.categorical})
+
+    # The ingest Fold protocol (tradewatch.core.ingest).
+    def to_snapshot(self) -> dict[str, Any]:
+        return self.dump()
+
+    def from_snapshot(self, data: dict[str, Any]) -> None:
+        loaded = ModelState.load(self.s, data)
+        with self.lock:
+            file_refs = {k: m.reference for k, m in self.by_model.items()
+                         if m.reference is not None and m.reference.source == "file"}
+            for name in list(vars(loaded)):
+                if name not in ("lock", "s"):
+                    setattr(self, name, getattr(loaded, name))
+        for model, ref in file_refs.items():
+            self.set_reference(model, ref)
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, event: Mapping[str, Any]) -> None:
+        with self.lock:
+            self._apply(event)
+
+    def apply_many(self, events: Iterable[Mapping[str, Any]]) -> None:
+        with self.lock:
+            for event in events:
+                self._apply(event)
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        ts = event_time(event["ts"])
+        self.events += 1
+        if ts > self.clock:
+            self.clock = ts
+        if kind == "prediction":
+            self._prediction(event, ts)
+        elif kind == "outcome":
+            self._outcome(event, ts)
+        elif kind == "ai_call":
+            self._ai_call(event, ts)
+        self._expire()
+
+    def _prediction(self, ev: Mapping[str, Any], ts: float) -> None:
+        m = self.model(ev["model"])
+        predicted = ev["predicted"]
+        is_number = isinstance(predicted, int | float) and not isinstance(predicted, bool)
+        if m.kind is None:
+            m.kind = REGRESSOR if is_number else CLASSIFIER
+        if m.kind == CLASSIFIER:
+            predicted = _category(predicted) or ""
+            label = m.classes(predicted)
+        else:
+            label = "value"
+        key = (m.versions(str(ev["model_version"])), label)
+        m.predictions[key] = m.predictions.get(key, 0) + 1
+        m.latency.observe(float(ev["latency_seconds"]))
+        probabilities = ev.get("probabilities") or None
+        confidence = ev.get("confidence")
+        if confidence is None and probabilities and m.kind == CLASSIFIER:
+            confidence = probabilities.get(predicted)
+        confidence = math.nan if confidence is None else float(confidence)
+        if not math.isnan(confidence):
+            m.confidence.observe(confidence)
+        if m.last_prediction is None or ts > m.last_prediction:
+            m.last_prediction = ts
+        m.observe_features(ev.get("features") or {}, predicted, ts)
+        pid = str(ev["prediction_id"])
+        old = self.pending.pop(pid, None)
+        if old is not None:  # same ID predicted again: the newer prediction is the one an outcome joins
+            self.by_model[old[0]].pending -= 1
+        self.pending[pid] = (self.models(ev["model"]), ts, predicted, confidence, probabilities)
+        m.pending += 1
+        if len(self.pending) > self.s.pending_max:
+            self._drop_oldest()
+
+    def _outcome(self, ev: Mapping[str, Any], ts: float) -> None:
+        entry = self.pending.pop(str(ev["prediction_id"]), None)
+        if entry is None:
+            self.model(ev["model"]).unknown += 1
+            return
+        label, pts, predicted, confidence, probabilities = entry
+        m = self.by_model[label]
+        m.pending -= 1
+        m.lag.observe(max(0.0, ts - pts))
+        pnl = ev.get("pnl")
+        m.record_outcome(predicted, confidence, probabilities, ev["actual"],
+                         math.nan if pnl is None else _number(pnl))
+
+    def _drop_oldest(self) -> None:
+        _, entry = self.pending.popitem(last=False)
+        m = self.by_model[entry[0]]
+        m.pending -= 1
+        m.expired += 1
+
+    def _expire(self) -> None:
+        horizon = self.clock - self.s.pending_ttl_seconds
+        pending = self.pending
+        while pending:
+            entry = pending[next(iter(pending))]
+            if entry[1] >= horizon:
+                break
+            self._drop_oldest()
+
+    def _ai_call(self, ev: Mapping[str, Any], ts: float) -> None:
+        provider_raw, model_raw = str(ev["provider"]), str(ev["model"])
+        provider, model = self.providers(provider_raw), self.ai_models(model_raw)
+        prompt, completion = int(ev["prompt_tokens"]), int(ev["completion_tokens"])
+        key = (provider, model, str(ev["status"]))
+        self.ai_calls[key] = self.ai_calls.get(key, 0) + 1
+        for kind, n in (("prompt", prompt), ("completion", completion)):
+            tkey = (provider, model, kind)
+            self.ai_tokens[tkey] = self.ai_tokens.get(tkey, 0) + n
+        cost = ev.get("cost_usd")
+        if cost is None:
+            cost = self.price(provider_raw, model_raw, prompt, completion)
+        cost = float(cost)
+        self.ai_cost[(provider, model)] = self.ai_cost.get((provider, model), 0.0) + cost
+        hist = self.ai_latency.get(provider)
+        if hist is None:
+            hist = self.ai_latency[provider] = Histogram(AI_LATENCY_BUCKETS)
+        hist.observe(float(ev["latency_seconds"]))
+        minute = int(ts // 60)
+        self.ai_cost_by_minute[minute] = self.ai_cost_by_minute.get(minute, 0.0) + cost
+        if ts > self.ai_clock:
+            self.ai_clock = ts
+            oldest = int(ts // 60) - COST_WINDOW_MINUTES
+            if len(self.ai_cost_by_minute) > COST_WINDOW_MINUTES + 1:
+                for old in [k for k in self.ai_cost_by_minute if k <= oldest]:
+                    del self.ai_cost_by_minute[old]
+
+    def price(self, provider: str, model: str, prompt: int, completion: int) -> float:
+        """Cost from the price table: ``provider/model``, else ``provider/*``, else 0 (counted)."""
+        price = self.s.prices.get(f"{provider}/{model}") or self.s.prices.get(f"{provider}/*")
+        if price is None:
+            key = f"{provider}/{model}"
+            if key not in self.unpriced and len(self.unpriced) < self.s.max_ai_models:
+                log.warning("no price for AI model; cost counted as 0 (set ai.prices)", extra={"model": key})
+            k = key if key in self.unpriced or len(self.unpriced) < self.s.max_ai_models else OVERFLOW
+            self.unpriced[k] = self.unpriced.get(k, 0) + 1
+            return 0.0
+        return (prompt * price.prompt + completion * price.completion) / 1000.0
+
+    def projected_monthly_cost(self) -> float:
+        """Spend in the 24 h of event time up to the latest AI call, x 30."""
+        if self.ai_clock == -math.inf:
+            return 0.0
+        newest = int(self.ai_clock // 60)
+        day = sum(c for m, c in self.ai_cost_by_minute.items() if m > newest - COST_WINDOW_MINUTES)
+        return day * MONTH_DAYS
+
+    # ------------------------------------------------------------------ snapshot
+    def dump(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "version": 1, "events": self.events, "clock": _finite(self.clock),
+                "models": self.models.dump(),
+                "by_model": {k: m.dump() for k, m in self.by_model.items()},
+                "pending": [[pid, *e] for pid, e in self.pending.items()],
+                "providers": self.providers.dump(), "ai_models": self.ai_models.dump(),
+                "ai_calls": [[*k, n] for k, n in self.ai_calls.items()],
+                "ai_tokens": [[*k, n] for k, n in self.ai_tokens.items()],
+                "ai_cost": [[*k, c] for k, c in self.ai_cost.items()],
+                "ai_latency": {k: h.dump() for k, h in self.ai_latency.items()},
+                "ai_cost_by_minute": [[m, c] for m, c in self.ai_cost_by_minute.items()],
+                "ai_clock": _finite(self.ai_clock), "unpriced": self.unpriced,
+            }
+
+    @classmethod
+    def load(cls, settings: FoldSettings, d: dict[str, Any]) -> ModelState:
+        st = cls(settings)
+        st.events = d["events"]
+        st.clock = -math.inf if d["clock"] is None else d["clock"]
+        st.models = Codebook.load(d["models"])
+        st.by_model = {k: ModelFold.load(settings, m) for k, m in d["by_model"].items()}
+        st.pending = OrderedDict((pid, (label, ts, pred, _nan(conf), probs))
+                                 for pid, label, ts, pred, conf, probs in d["pending"])
+        st.providers = Codebook.load(d["providers"])
+        st.ai_models = Codebook.load(d["ai_models"])
+        st.ai_calls = {(p, m, s): n for p, m, s, n in d["ai_calls"]}
+        st.ai_tokens = {(p, m, k): n for p, m, k, n in d["ai_tokens"]}
+        st.ai_cost = {(p, m): c for p, m, c in d["ai_cost"]}
+        st.ai_latency = {k: Histogram.load(h) for k, h in d["ai_latency"].items()}
+        st.ai_cost_by_minute = {int(m): c for m, c in d["ai_cost_by_minute"]}
+        st.ai_clock = -math.inf if d["ai_clock"] is None else d["ai_clock"]
+        st.unpriced = dict(d["unpriced"])
+        return st
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
