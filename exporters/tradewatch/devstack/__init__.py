@@ -1,0 +1,1 @@
+"""The native stack runner: config rendering, the supervisor behind `tradewatch dev`, the e2e harness."""
