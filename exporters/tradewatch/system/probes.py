@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from tradewatch.core.logging import get_logger
@@ -73,6 +72,8 @@ def probe_tcp(probe: Probe) -> tuple[bool, int, str]:
 
 
 def probe_http(probe: Probe) -> tuple[bool, int, str]:
+    import requests  # only HTTP probes need it (a few MB of RSS)
+
     # A probe measures direct reachability: proxies from the environment are not used, and the
     # body is never read (stream=True returns after the headers).
     with requests.Session() as session:
@@ -105,9 +106,7 @@ class ProbeRunner:
         started = time.perf_counter()
         try:
             ok, status, error = CHECKS[probe.kind](probe)
-        except requests.exceptions.RequestException as exc:
-            ok, status, error = False, 0, f"{exc.__class__.__name__}: {_short(exc)}"
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors too
             ok, status, error = False, 0, f"{exc.__class__.__name__}: {exc}"
         duration = time.perf_counter() - started
         if ok and duration > probe.timeout:

@@ -122,6 +122,8 @@ def settings() -> list[cfg.Setting]:
                     "Only these network interfaces (regex; empty: all)."),
         cfg.Setting("network.interfaces_exclude", cfg.optional_regex(), DEFAULT_INTERFACES_EXCLUDE,
                     "Network interfaces to leave out (regex; empty keeps all)."),
+        cfg.Setting("processes.scan_interval", cfg.duration(1, 3600), 15.0,
+                    "How often processes are counted by state (a read per process, off the scrape path)."),
         cfg.Setting("components.watch", cfg.list_of(COMPONENT), [],
                     "Watched processes: list of {component, name, cmdline} (name exact, cmdline a regex; "
                     "several entries may share a component)."),
@@ -139,6 +141,7 @@ def build(config: cfg.Config, source: Any = None) -> Exporter:
     exporter = Exporter(NAME, config)
     disabled = set(config["collectors.disabled"])
     runners = _probe_runners(config, exporter)
+    processes = ProcessesCollector(source)
     collectors: dict[str, Any] = {
         "cpu": lambda: CpuCollector(source),
         "memory": lambda: MemoryCollector(source),
@@ -149,7 +152,7 @@ def build(config: cfg.Config, source: Any = None) -> Exporter:
             source, NameFilter(config["diskio.devices_include"], config["diskio.devices_exclude"])),
         "network": lambda: NetworkCollector(
             source, NameFilter(config["network.interfaces_include"], config["network.interfaces_exclude"])),
-        "processes": lambda: ProcessesCollector(source),
+        "processes": lambda: processes,
         "components": lambda: ComponentsCollector(
             source, [Rule.of(r) for r in config["components.watch"]], config["components.rescan_interval"]),
         "probes": lambda: ProbesCollector(runners),
@@ -157,6 +160,9 @@ def build(config: cfg.Config, source: Any = None) -> Exporter:
     for name, make in collectors.items():
         if name not in disabled:
             exporter.add_collector(name, make())
+    if "processes" not in disabled:
+        exporter.add_task(Periodic("process-states", config["processes.scan_interval"], processes.refresh,
+                                   on_error=lambda _exc: exporter.errors.labels("collector").inc()))
     if hasattr(source, "check_procfs"):
         exporter.readiness.add_check("procfs", source.check_procfs)
     if "probes" not in disabled:
