@@ -55,7 +55,7 @@ class ModelExporter:
         if problems:
             raise cfg.ConfigError(problems)
         token = read_token(config)
-        journal = Journal(config["journal.directory"], fsync=config["journal.fsync"],
+        journal = Journal(config["journal.path"], fsync=config["journal.fsync"],
                           interval=config["journal.fsync_interval"])
         self.ingestor = EventIngestor(journal, validator(), self.state,
                                       dedupe_window=config["ingest.dedupe_window"],

@@ -141,7 +141,8 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     hit = np.asarray(correct, dtype=float)
     if conf.size == 0:
         return math.nan
-    idx = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+    # Right-closed bins via searchsorted on k / bins (exact decimal edges: ceil(0.7 * 10) would be 8).
+    idx = np.searchsorted(np.arange(1, bins) / bins, conf, side="left")
     conf_sum = np.bincount(idx, weights=conf, minlength=bins)
     hit_sum = np.bincount(idx, weights=hit, minlength=bins)
     return float(np.sum(np.abs(hit_sum - conf_sum)) / conf.size)
