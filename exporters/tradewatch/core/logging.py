@@ -55,6 +55,10 @@ def _add_logger(logger: Any, _: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _level(_: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    if method == "exception":
+        # structlog's generic BoundLogger does not set exc_info for .exception(): without this the
+        # traceback (which the LogExceptionStorm alert looks for) is silently lost.
+        event.setdefault("exc_info", True)
     if "level" not in event:
         event["level"] = "warning" if method == "warn" else ("error" if method == "exception" else method)
     else:
