@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -25,6 +26,7 @@ from composefile import (
     published_ports,
     raw_compose,
 )
+from httpstub import status_server
 
 import tradewatch
 
@@ -241,57 +243,24 @@ def test_healthchecks_use_only_what_each_image_has(compose: dict) -> None:
 
 def test_exporter_healthcheck_command_really_works() -> None:
     """Run the exporters' healthcheck one-liner against a real HTTP server on a free port."""
-    import http.server
-    import sys
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/healthz" else 404)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        code = load_compose(example_env())["services"]["trading-exporter"]["healthcheck"]["test"][-1]
+    code = load_compose(example_env())["services"]["trading-exporter"]["healthcheck"]["test"][-1]
+    with status_server({"/healthz": 200}) as server:
         ok = code.replace("127.0.0.1:9812", f"127.0.0.1:{server.server_port}")
         assert subprocess.run([sys.executable, "-c", ok], timeout=10).returncode == 0
         bad = ok.replace("/healthz", "/nope")
         assert subprocess.run([sys.executable, "-c", bad], capture_output=True, timeout=10).returncode != 0
-    finally:
-        server.shutdown()
 
 
 @pytest.mark.skipif(not shutil.which("bash"), reason="bash not installed")
 def test_alloy_healthcheck_command_really_works() -> None:
     """The /dev/tcp one-liner succeeds on 200 and fails on 503 and on a closed port."""
-    import http.server
-    import threading
-
-    status = {"code": 200}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(status["code"] if self.path == "/-/ready" else 404)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        script = load_compose(example_env())["services"]["alloy"]["healthcheck"]["test"][3]
+    statuses = {"/-/ready": 200}
+    script = load_compose(example_env())["services"]["alloy"]["healthcheck"]["test"][3]
+    with status_server(statuses) as server:
         script = script.replace("/12345", f"/{server.server_port}")
         assert subprocess.run(["bash", "-c", script], timeout=10).returncode == 0
-        status["code"] = 503
+        statuses["/-/ready"] = 503
         assert subprocess.run(["bash", "-c", script], timeout=10).returncode != 0
-    finally:
-        server.shutdown()
-        server.server_close()
     # The server is gone: connection refused must fail the check too.
     assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=10).returncode != 0
 
