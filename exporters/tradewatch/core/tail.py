@@ -126,23 +126,29 @@ class Tailer:
         return 0
 
     def _consume(self, chunk: bytes, *, final: bool) -> int:
+        """Ingest the complete lines of pending + chunk; returns a positive number when it made progress."""
         data = self._pending + chunk
+        self._pending = b""
+        if self._skipping:  # the rest of an over-long line, already rejected
+            nl = data.find(b"\n")
+            if nl < 0:
+                self.offset += len(data)
+                return 1 if data else 0
+            self.offset += nl + 1
+            data = data[nl + 1:]
+            self._skipping = False
         end = len(data) if final else data.rfind(b"\n") + 1
         if end == 0:
             if len(data) > self.max_line_bytes:
                 self._too_long(len(data))
                 self.offset += len(data)
-                self._pending = b""
                 self._skipping = True
             else:
                 self._pending = data
-            return 0
-        complete, self._pending = data[:end], data[end:]
+            return 1 if chunk else 0
+        complete, rest = data[:end], data[end:]
         items: list[Any] = []
         for line in complete.split(b"\n"):
-            if self._skipping:
-                self._skipping = False
-                continue
             if not line.strip():
                 continue
             if len(line) > self.max_line_bytes:
@@ -159,6 +165,7 @@ class Tailer:
                     if self._stop.wait(1.0):
                         self._pending = data
                         return 0
+        self._pending = rest
         self.offset += end
         self.lines += len(items)
         self._save_offset()

@@ -1,0 +1,147 @@
+"""EventIngestor: per-item validation, deduplication, journaling before acknowledgement, replay."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+import pytest
+from ingest_fixtures import make_ingestor, ndjson, samples, tick
+
+from tradewatch.core.ingest import RateLimitedLog, Unavailable, parse_body
+
+
+def test_body_forms_single_array_ndjson_and_sniffed(tmp_path):
+    ing = make_ingestor(tmp_path)
+    assert ing.ingest_body(orjson.dumps(tick(1))).accepted == 1
+    assert ing.ingest_body(orjson.dumps([tick(2), tick(3)]), "application/json").accepted == 2
+    assert ing.ingest_body(ndjson([tick(4), tick(5)]), "application/x-ndjson").accepted == 2
+    assert ing.ingest_body(ndjson([tick(6), tick(7)]), "application/json").accepted == 2  # sniffed
+    assert ing.ingest_body(ndjson([tick(8)]) + b"\n\n", "").accepted == 1
+    assert ing.fold.count == 8
+
+
+def test_each_item_is_judged_on_its_own(tmp_path):
+    ing = make_ingestor(tmp_path)
+    body = ndjson([tick(1), {"type": "tick"}, tick(2, value="abc")]) + b"{not json\n" + ndjson([tick(3)])
+    result = ing.ingest_body(body, "application/x-ndjson")
+    assert result.accepted == 2
+    assert [(r["index"], r["reason"]) for r in result.rejected] == [
+        (1, "missing_field"),
+        (2, "wrong_type"),
+        (3, "invalid_json"),
+    ]
+    assert result.status == 200
+    m = samples(ing)
+    assert m[("tradewatch_events_accepted_total", (("type", "tick"),))] == 2
+    assert m[("tradewatch_events_rejected_total", (("reason", "invalid_json"),))] == 1
+    assert m[("tradewatch_events_rejected_total", (("reason", "missing_field"),))] == 1
+
+
+def test_nan_and_infinity_literals_and_strings_are_non_finite(tmp_path):
+    ing = make_ingestor(tmp_path)
+    body = (
+        b'[{"type":"tick","ts":1,"event_id":"a","symbol":"X","value":NaN},'
+        b'{"type":"tick","ts":1,"event_id":"b","symbol":"X","value":"Infinity"},'
+        b'{"type":"tick","ts":1,"event_id":"c","symbol":"X","value":1e999},'
+        b'{"type":"tick","ts":1,"event_id":"d","symbol":"X","value":"-inf"},'
+        b'{"type":"tick","ts":1,"event_id":"e","symbol":"X","value":1' + b"0" * 400 + b"}]"
+    )
+    result = ing.ingest_body(body)
+    assert [r["reason"] for r in result.rejected] == ["non_finite"] * 5
+    assert result.status == 422 and result.accepted == 0
+
+
+def test_numbers_as_decimal_strings_are_normalized(tmp_path):
+    ing = make_ingestor(tmp_path)
+    assert ing.ingest([tick(1, value="2.5"), tick(2, value="-1e2")]).accepted == 2
+    assert ing.fold.total == -97.5
+
+
+def test_status_codes(tmp_path):
+    ing = make_ingestor(tmp_path)
+    assert ing.ingest_body(b"{oops").status == 400
+    assert ing.ingest_body(b"   ").status == 400
+    assert ing.ingest_body(b"[]").status == 400
+    assert ing.ingest_body(orjson.dumps({"type": "nope"})).status == 422
+    assert ing.ingest_body(orjson.dumps(tick(1))).status == 200
+    assert ing.ingest_body(orjson.dumps(tick(1))).status == 200  # a duplicate is acknowledged
+
+
+def test_duplicates_within_a_batch_across_batches_and_restarts(tmp_path):
+    ing = make_ingestor(tmp_path)
+    r = ing.ingest([tick(1), tick(1), tick(2)])
+    assert (r.accepted, r.duplicates) == (2, 1)
+    r = ing.ingest([tick(2), tick(3)])
+    assert (r.accepted, r.duplicates) == (1, 1)
+    ing.journal.close()
+    again = make_ingestor(tmp_path)
+    assert again.fold.count == 3
+    r = again.ingest([tick(1), tick(4)])
+    assert (r.accepted, r.duplicates) == (1, 1)
+    again.compact()
+    again.journal.close()
+    third = make_ingestor(tmp_path)
+    assert third.ingest([tick(4), tick(3)]).duplicates == 2
+    assert third.fold.count == 4
+    assert samples(third)[("tradewatch_events_accepted_total", (("type", "tick"),))] == 4
+
+
+def test_dedupe_window_is_bounded(tmp_path):
+    ing = make_ingestor(tmp_path, dedupe_window=3)
+    ing.ingest([tick(i) for i in range(5)])
+    assert len(ing._seen) == 3
+    assert ing.ingest([tick(0)]).accepted == 1  # forgotten: outside the window
+    assert ing.ingest([tick(4)]).duplicates == 1
+
+
+def test_accepted_means_journaled_and_replay_restores_everything(tmp_path):
+    ing = make_ingestor(tmp_path, snapshot_every=5)
+    ing.ingest([tick(i, value=i * 0.1) for i in range(7)])
+    ing.maintain()  # 7 >= 5: compacts
+    assert ing.journal.events == 0
+    ing.ingest([tick(i, value=i * 0.1) for i in range(7, 10)])
+    before = (ing.fold.count, ing.fold.total, ing.fold.ids, ing.last_event_time)
+    # No close(): the process "dies" here.
+    again = make_ingestor(tmp_path)
+    assert (again.fold.count, again.fold.total, again.fold.ids, again.last_event_time) == before
+    m = samples(again)
+    assert m[("tradewatch_journal_replayed_events", ())] == 3
+    assert m[("tradewatch_journal_events", ())] == 3
+    assert m[("tradewatch_journal_size_bytes", ())] > 0
+
+
+def test_journal_failure_acknowledges_nothing(tmp_path):
+    ing = make_ingestor(tmp_path)
+    ing.ingest([tick(1)])
+    full = os.open("/dev/full", os.O_WRONLY)
+    saved = os.dup(ing.journal._fd)
+    os.dup2(full, ing.journal._fd)
+    with pytest.raises(Unavailable):
+        ing.ingest([tick(2)])
+    assert ing.fold.count == 1
+    os.dup2(saved, ing.journal._fd)
+    os.close(full)
+    os.close(saved)
+    assert ing.ingest([tick(2)]).accepted == 1  # not remembered as seen: the retry goes through
+
+
+def test_last_event_timestamp_is_ingest_time(tmp_path):
+    ing = make_ingestor(tmp_path, clock=lambda: 1234.5)
+    ing.ingest([tick(1)])
+    assert samples(ing)[("tradewatch_last_event_timestamp_seconds", ())] == 1234.5
+
+
+def test_parse_body_keeps_bad_lines_as_items():
+    items = parse_body(b'{"a":1}\n[1,2]\nnot json\n', "application/x-ndjson")
+    assert items[0] == {"a": 1} and items[1] == [1, 2] and items[2].reason == "invalid_json"
+
+
+def test_rate_limited_log_suppresses_a_flood():
+    now = [0.0]
+    rl = RateLimitedLog(period=10, burst=3, clock=lambda: now[0])
+    logged = [rl("invalid_json", "x") for _ in range(100)]
+    assert logged.count(True) == 3
+    assert rl("other", "x") is True  # per reason
+    now[0] = 11.0
+    assert rl("invalid_json", "x") is True
