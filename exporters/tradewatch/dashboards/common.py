@@ -54,6 +54,12 @@ TAG = "tradewatch"
 # absolute base; override with `tradewatch dashboards --runbook-base`.
 DEFAULT_RUNBOOK_BASE = "https://github.com/tradewatch/tradewatch/blob/main/docs/runbooks/"
 
+
+def docs_base(runbook_base: str) -> str:
+    """The docs/ URL the runbook base lives under (log alert runbooks are in docs/dashboards.md)."""
+    return runbook_base.removesuffix("runbooks/")
+
+
 GREEN, YELLOW, ORANGE, RED, BLUE = "green", "yellow", "orange", "red", "blue"
 
 

@@ -199,7 +199,7 @@ def data_quality(ctx: Context) -> db.Dashboard:
                 )
             ],
             h=8,
-            links=[ctx.runbook("ComponentDown")],
+            links=[ctx.runbook("ComponentDegraded")],
         )
     )
     return board

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tradewatch.dashboards.common import DEFAULT_RUNBOOK_BASE, LOKI_UID, UIDS
+from tradewatch.dashboards.common import DEFAULT_RUNBOOK_BASE, LOKI_UID, UIDS, docs_base
 
 FOLDER = "Platform"
 WINDOW_SECONDS = 300
@@ -149,7 +149,7 @@ def _rule(rule: LogRule, runbook_base: str) -> dict[str, Any]:
         "annotations": {
             "summary": rule.summary,
             "description": rule.description,
-            "runbook_url": f"{runbook_base}{rule.runbook}.md",
+            "runbook_url": f"{docs_base(runbook_base)}dashboards.md#{rule.runbook.lower()}",
         },
         "labels": {"severity": rule.severity, "team": rule.team, "source": "loki"},
         "isPaused": False,

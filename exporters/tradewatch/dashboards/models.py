@@ -198,7 +198,7 @@ def model(ctx: Context) -> db.Dashboard:
             thresholds=steps((None, GREEN), (PSI_MODERATE, ORANGE), (psi_major, RED)),
             w=12,
             h=10,
-            links=[ctx.runbook("ModelFeatureDrift")],
+            links=[ctx.runbook("FeatureDrift")],
         )
     )
     board = board.with_panel(
@@ -235,7 +235,7 @@ def model(ctx: Context) -> db.Dashboard:
             unit="percentunit",
             min_val=0,
             max_val=1,
-            links=[ctx.runbook("ModelDatasetDrift")],
+            links=[ctx.runbook("FeatureDrift")],
         )
     )
     board = board.with_panel(

@@ -109,7 +109,7 @@ def overview(ctx: Context) -> db.Dashboard:
             mappings=onoff("OFF", "ENGAGED"),
             thresholds=steps((None, GREEN), (1, RED)),
             graph=False,
-            links=[ctx.runbook("KillSwitchActive"), dashboard_link("risk", "Risk")],
+            links=[ctx.runbook("KillSwitchActivated"), dashboard_link("risk", "Risk")],
         )
     )
     board = board.with_panel(
@@ -180,11 +180,17 @@ def overview(ctx: Context) -> db.Dashboard:
     )
     board = board.with_panel(
         single(
-            "Events rejected (5m)",
-            "Events the exporters refused in the last 5 minutes (any reason).",
-            [q("sum(increase(tradewatch_events_rejected_total[5m])) or vector(0)", "rejected")],
-            decimals=0,
-            thresholds=steps((None, GREEN), (1, "orange")),
+            "Events rejected",
+            "Rejected events per second (5 m rate) of the worst exporter and reason. Red at the "
+            "EventsRejected level.",
+            [
+                q(
+                    "max(sum by (job, reason) (rate(tradewatch_events_rejected_total[5m]))) or vector(0)",
+                    "rejected/s",
+                )
+            ],
+            unit="ops",
+            thresholds=rising(None, ctx.t("events_rejected_per_second")),
             links=[ctx.runbook("EventsRejected"), dashboard_link("data-quality", "Data quality")],
         )
     )
@@ -286,7 +292,6 @@ def alerts(ctx: Context) -> db.Dashboard:
                 "dashboardAlerts": False,
                 "alertName": "",
                 "alertInstanceLabelFilter": "",
-                "datasource": "grafana",
                 "stateFilter": {
                     "firing": True,
                     "pending": True,

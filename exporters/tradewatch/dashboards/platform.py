@@ -61,7 +61,7 @@ def system(ctx: Context) -> db.Dashboard:
             [q("up", instant=True, fmt="table")],
             thresholds=steps((None, RED), (1, GREEN)),
             hide=("Time", "__name__"),
-            links=[ctx.runbook("ExporterDown")],
+            links=[ctx.runbook("ExporterDown"), ctx.runbook("TargetDown")],
         )
     )
     board = board.with_panel(
@@ -111,7 +111,7 @@ def system(ctx: Context) -> db.Dashboard:
             [
                 q(
                     f'1 - sum by (instance) (rate({cpu}{{mode="idle"}}[5m])) / sum by (instance)'
-                    f' (rate({cpu}[5m]))',
+                    f" (rate({cpu}[5m]))",
                     "{{instance}}",
                 )
             ],
@@ -228,7 +228,7 @@ def system(ctx: Context) -> db.Dashboard:
             [q(f"tradewatch_component_up{{{COMPONENT}}}", "{{component}}")],
             mappings=onoff("DOWN", "up", GREEN, RED),
             thresholds=steps((None, RED), (1, GREEN)),
-            links=[ctx.runbook("ComponentDown")],
+            links=[dashboard_link("data-quality", "Heartbeats")],
         )
     )
     board = board.with_panel(
@@ -271,6 +271,7 @@ def system(ctx: Context) -> db.Dashboard:
             [q(f"tradewatch_probe_success{{{PROBE}}}", "{{probe}} ({{kind}})")],
             mappings=onoff("FAIL", "ok", GREEN, RED),
             thresholds=steps((None, RED), (1, GREEN)),
+            links=[ctx.runbook("ProbeFailing")],
         )
     )
     board = board.with_panel(

@@ -101,7 +101,7 @@ def trading(ctx: Context) -> db.Dashboard:
                 q(f"-tradewatch_trading_daily_loss_limit{{{ACCOUNT}}}", "loss limit {{account}}"),
             ],
             unit="short",
-            links=[ctx.runbook("DailyLossLimitBreached")],
+            links=[dashboard_link("risk", "Risk")],
         )
     )
     board = board.with_panel(
@@ -334,7 +334,6 @@ def execution(ctx: Context) -> db.Dashboard:
             unit="short",
             bars=True,
             stack=True,
-            links=[ctx.runbook("OrderRejectionRateHigh")],
         )
     )
     board = board.with_panel(
@@ -553,7 +552,7 @@ def risk(ctx: Context) -> db.Dashboard:
             "Kill switch engaged (red) or off (green) over time.",
             [q("max(tradewatch_trading_kill_switch_active)", "kill switch")],
             mappings=onoff("off", "ENGAGED"),
-            links=[ctx.runbook("KillSwitchActive")],
+            links=[ctx.runbook("KillSwitchActivated")],
         )
     )
     board = board.with_panel(
@@ -571,7 +570,7 @@ def risk(ctx: Context) -> db.Dashboard:
             unit="short",
             bars=True,
             stack=True,
-            links=[ctx.runbook("KillSwitchActive")],
+            links=[ctx.runbook("KillSwitchActivated")],
         )
     )
     board = board.with_panel(
