@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from localservers import free_port
 
-from conftest import free_port
 from tradewatch.core import config as cfg
 from tradewatch.system import settings
 

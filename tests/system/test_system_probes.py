@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 import time
 
+import localservers
 from hostfixture import values
 
-from conftest import closed_port
 from tradewatch.core import config as cfg
 from tradewatch.system import settings
 from tradewatch.system.probes import Probe, ProbeRunner, ProbesCollector, split_host_port
+
+http_target = localservers.http_target
+listener = localservers.listener
+closed_port = localservers.closed_port
 
 
 def run(probe: Probe):

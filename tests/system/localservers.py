@@ -1,4 +1,8 @@
-"""Local servers the probe and process tests point at, and a running system exporter."""
+"""Local servers the probe and process tests point at (fixtures imported by the test modules).
+
+Not a conftest.py: tests import `require_binary` from the top-level conftest by module name, and
+a second conftest module would shadow it.
+"""
 
 from __future__ import annotations
 
