@@ -195,5 +195,6 @@ class AICostCollector:
             for provider, h in self.state.ai_latency.items():
                 _histogram(latency, [provider], h)
             projected.add_metric([], self.state.projected_monthly_cost())
-        budget.add_metric([], self.budget)
+        if self.budget > 0:  # 0 = no budget configured; a 0 series would make budget alerts fire
+            budget.add_metric([], self.budget)
         return [calls, tokens, cost, projected, budget, latency]
