@@ -29,7 +29,24 @@ PROMETHEUS_SYNTHETIC = {
     "scrape_duration_seconds",
     "scrape_samples_scraped",
 }
-_KEYWORDS = {
+# Aggregation operators take their argument after an optional `by (...)`: never metric names.
+_AGGREGATIONS = {
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+    "limitk",
+    "limit_ratio",
+}
+_KEYWORDS = _AGGREGATIONS | {
     "by",
     "without",
     "on",
@@ -162,21 +179,22 @@ def alert_names() -> set[str]:
 
 
 # ---------------------------------------------------------------------------------------- LogQL
-_SELECTOR = re.compile(r"\{([^}]*)\}")
+# A stream selector starts with a matcher; this skips regex quantifiers such as {0,40} in filters.
+SELECTOR = re.compile(r'\{(\s*[a-zA-Z_]\w*\s*(?:=~|!~|!=|=)\s*"[^}]*)\}')
 _MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"')
 
 
 def logql_stream_labels(expr: str) -> set[str]:
     """Label names used in stream selectors {a="b", c=~"d"}."""
     labels = set()
-    for selector in _SELECTOR.finditer(expr):
+    for selector in SELECTOR.finditer(expr):
         labels.update(m.group(1) for m in _MATCHER.finditer(selector.group(1)))
     return labels
 
 
 def logql_pipeline_labels(expr: str) -> tuple[set[str], set[str]]:
     """(label filter names after `|`, fields named by `| json a, b` or `| json a="b"`)."""
-    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', _SELECTOR.sub("{}", expr))
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', SELECTOR.sub("{}", expr))
     text = re.sub(r"`[^`]*`", '""', text)
     filters, json_fields = set(), set()
     for stage in re.finditer(r"\|(?![=~])\s*([^|\[\)]*)", text):

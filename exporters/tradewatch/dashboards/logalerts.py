@@ -74,7 +74,7 @@ RULES = (
         "tw-log-venue-rejection",
         "LogOrderRejectedByVenue",
         'sum by (service) (count_over_time({level=~"warning|error|critical"}'
-        ' |~ "(?i)order.{0,40}rejected.{0,40}(venue|exchange|broker)" [5m]))',
+        ' |~ "(?i)order.*rejected.*(venue|exchange|broker)" [5m]))',
         0,
         "warning",
         "trading",

@@ -145,7 +145,7 @@ def system(ctx: Context) -> db.Dashboard:
         ts(
             "Load per CPU",
             "1, 5 and 15 minute load averages divided by the number of CPUs.",
-            [q(f"tradewatch_host_load{m} / tradewatch_host_cpu_count", f"load{m}") for m in (1, 5, 15)],
+            [q(f"tradewatch_host_load{m} / tradewatch_host_cpus", f"load{m}") for m in (1, 5, 15)],
             unit="short",
             w=8,
         )
