@@ -1,0 +1,1 @@
+"""`tradewatch doctor`: checks a running stack and says what to fix."""
