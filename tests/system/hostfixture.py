@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,6 +12,19 @@ from typing import Any
 from tradewatch.system.source import Mount, ProcessEntry, ProcessStats
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _root_conftest():
+    # `from conftest import ...` resolves to whichever conftest.py pytest imported last (several
+    # test directories have one), so load the top-level one by path.
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("tradewatch_tests_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+require_binary = _root_conftest().require_binary
 
 
 def load_host() -> dict[str, Any]:
@@ -101,4 +115,4 @@ def values(collector: Any, name: str, label: str) -> dict[str, float]:
     return {dict(labels)[label]: v for (n, labels), v in samples(collector).items() if n == name}
 
 
-__all__ = ["FIXTURES", "FixtureSource", "load_host", "samples", "values"]
+__all__ = ["FIXTURES", "FixtureSource", "load_host", "require_binary", "samples", "values"]

@@ -10,11 +10,10 @@ import os
 import re
 import subprocess
 
-from hostfixture import FIXTURES, FixtureSource
+from hostfixture import FIXTURES, FixtureSource, require_binary
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from conftest import require_binary
 from tradewatch.core import config as cfg
 from tradewatch.system import settings
 from tradewatch.system.probes import Probe, ProbeRunner, ProbesCollector, Result

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import localservers
 import pytest
-from hostfixture import FIXTURES
+from hostfixture import FIXTURES, require_binary
 
-from conftest import require_binary
 from tradewatch.system import settings
 
 http_target = localservers.http_target
