@@ -27,7 +27,11 @@ BREAKER = (6 * H, 6 * H + 12 * M)
 STALE_ETH = (9 * H, 9 * H + 20 * M)
 COMPONENT_DOWN = (11 * H, 11 * H + 5 * M)
 ALERT_SPANS = [  # (labels, start, end)
-    ({"alertname": "TradingExporterDown", "severity": "critical", "job": "trading"}, 2 * H + 12 * M, 2 * H + 40 * M),
+    (
+        {"alertname": "TradingExporterDown", "severity": "critical", "job": "trading"},
+        2 * H + 12 * M,
+        2 * H + 40 * M,
+    ),
     ({"alertname": "KillSwitchEngaged", "severity": "critical"}, *KILL),
     ({"alertname": "HighFillLatency", "severity": "warning", "venue": "binance"}, 18 * H, 18 * H + 45 * M),
     ({"alertname": "HighFillLatency", "severity": "warning", "venue": "binance"}, 21 * H, 21 * H + 10 * M),
@@ -73,7 +77,11 @@ def generate() -> tuple[str, dict[str, float]]:
     trades = defaultdict(float)
     orders = defaultdict(float)
     rejections = defaultdict(float)
-    hist = {"fill": np.zeros(len(LAT_BUCKETS)), "ack": np.zeros(len(LAT_BUCKETS)), "slip": np.zeros(len(SLIP_BUCKETS))}
+    hist = {
+        "fill": np.zeros(len(LAT_BUCKETS)),
+        "ack": np.zeros(len(LAT_BUCKETS)),
+        "slip": np.zeros(len(SLIP_BUCKETS)),
+    }
     hist_sum = defaultdict(float)
     cost = {"openai": 0.0, "anthropic": 0.0}
     preds = 0.0
@@ -137,10 +145,22 @@ def generate() -> tuple[str, dict[str, float]]:
 
         # ---- exposition at this timestamp
         g = "gauge"
-        f.add("tradewatch_build_info", g, "tradewatch_build_info",
-              {"exporter": "model-exporter", "version": "0.1.0", "python_version": "3.11"}, ts, 1)
-        f.add("tradewatch_build_info", g, "tradewatch_build_info",
-              {"exporter": "system-exporter", "version": "0.1.0", "python_version": "3.11"}, ts, 1)
+        f.add(
+            "tradewatch_build_info",
+            g,
+            "tradewatch_build_info",
+            {"exporter": "model-exporter", "version": "0.1.0", "python_version": "3.11"},
+            ts,
+            1,
+        )
+        f.add(
+            "tradewatch_build_info",
+            g,
+            "tradewatch_build_info",
+            {"exporter": "system-exporter", "version": "0.1.0", "python_version": "3.11"},
+            ts,
+            1,
+        )
         # ALERTS come from Prometheus itself, so they exist during the exporter gap too.
         for labels, a, b in [*ALERT_SPANS, PENDING]:
             if a <= off < b:
@@ -150,42 +170,129 @@ def generate() -> tuple[str, dict[str, float]]:
         _system(f, ts, off, cpu, errors)
         if not trading_up:
             continue
-        f.add("tradewatch_build_info", g, "tradewatch_build_info",
-              {"exporter": "trading-exporter", "version": "0.1.0", "python_version": "3.11"}, ts, 1)
+        f.add(
+            "tradewatch_build_info",
+            g,
+            "tradewatch_build_info",
+            {"exporter": "trading-exporter", "version": "0.1.0", "python_version": "3.11"},
+            ts,
+            1,
+        )
         acct = {"account": "main"}
         f.add("tradewatch_trading_equity", g, "tradewatch_trading_equity", acct, ts, equity)
         f.add("tradewatch_trading_high_water_mark", g, "tradewatch_trading_high_water_mark", acct, ts, hwm)
         f.add("tradewatch_trading_drawdown_ratio", g, "tradewatch_trading_drawdown_ratio", acct, ts, dd)
-        f.add("tradewatch_trading_max_drawdown_ratio", g, "tradewatch_trading_max_drawdown_ratio", acct, ts, max_dd)
-        f.add("tradewatch_trading_drawdown_limit_ratio", g, "tradewatch_trading_drawdown_limit_ratio", acct, ts, 0.05)
-        f.add("tradewatch_trading_daily_pnl", g, "tradewatch_trading_daily_pnl", acct, ts,
-              equity - (session_start_equity or equity))
+        f.add(
+            "tradewatch_trading_max_drawdown_ratio",
+            g,
+            "tradewatch_trading_max_drawdown_ratio",
+            acct,
+            ts,
+            max_dd,
+        )
+        f.add(
+            "tradewatch_trading_drawdown_limit_ratio",
+            g,
+            "tradewatch_trading_drawdown_limit_ratio",
+            acct,
+            ts,
+            0.05,
+        )
+        f.add(
+            "tradewatch_trading_daily_pnl",
+            g,
+            "tradewatch_trading_daily_pnl",
+            acct,
+            ts,
+            equity - (session_start_equity or equity),
+        )
         f.add("tradewatch_trading_daily_loss_limit", g, "tradewatch_trading_daily_loss_limit", acct, ts, 2000)
-        f.add("tradewatch_trading_sharpe_ratio", g, "tradewatch_trading_sharpe_ratio", acct, ts,
-              1.4 + 0.3 * math.sin(off / 20000))
-        f.add("tradewatch_trading_sortino_ratio", g, "tradewatch_trading_sortino_ratio", acct, ts,
-              2.1 + 0.3 * math.sin(off / 20000))
+        f.add(
+            "tradewatch_trading_sharpe_ratio",
+            g,
+            "tradewatch_trading_sharpe_ratio",
+            acct,
+            ts,
+            1.4 + 0.3 * math.sin(off / 20000),
+        )
+        f.add(
+            "tradewatch_trading_sortino_ratio",
+            g,
+            "tradewatch_trading_sortino_ratio",
+            acct,
+            ts,
+            2.1 + 0.3 * math.sin(off / 20000),
+        )
         for s in realized:
             lab = {"strategy": s}
-            f.add("tradewatch_trading_realized_pnl", g, "tradewatch_trading_realized_pnl", lab, ts, realized[s])
-            f.add("tradewatch_trading_win_rate_ratio", g, "tradewatch_trading_win_rate_ratio", lab, ts,
-                  0.55 if s == "momentum" else 0.48)
-            f.add("tradewatch_trading_profit_factor", g, "tradewatch_trading_profit_factor", lab, ts,
-                  1.6 if s == "momentum" else 0.9)
-            f.add("tradewatch_trading_expectancy", g, "tradewatch_trading_expectancy", lab, ts,
-                  6.0 if s == "momentum" else -1.5)
-            f.add("tradewatch_trading_fill_ratio", g, "tradewatch_trading_fill_ratio", lab, ts,
-                  0.93 if s == "momentum" else 0.88)
+            f.add(
+                "tradewatch_trading_realized_pnl", g, "tradewatch_trading_realized_pnl", lab, ts, realized[s]
+            )
+            f.add(
+                "tradewatch_trading_win_rate_ratio",
+                g,
+                "tradewatch_trading_win_rate_ratio",
+                lab,
+                ts,
+                0.55 if s == "momentum" else 0.48,
+            )
+            f.add(
+                "tradewatch_trading_profit_factor",
+                g,
+                "tradewatch_trading_profit_factor",
+                lab,
+                ts,
+                1.6 if s == "momentum" else 0.9,
+            )
+            f.add(
+                "tradewatch_trading_expectancy",
+                g,
+                "tradewatch_trading_expectancy",
+                lab,
+                ts,
+                6.0 if s == "momentum" else -1.5,
+            )
+            f.add(
+                "tradewatch_trading_fill_ratio",
+                g,
+                "tradewatch_trading_fill_ratio",
+                lab,
+                ts,
+                0.93 if s == "momentum" else 0.88,
+            )
         for (s, reason), v in trades.items():
-            f.add("tradewatch_trading_trades_closed_total", "counter", "tradewatch_trading_trades_closed_total",
-                  {"strategy": s, "exit_reason": reason}, ts, v)
+            f.add(
+                "tradewatch_trading_trades_closed_total",
+                "counter",
+                "tradewatch_trading_trades_closed_total",
+                {"strategy": s, "exit_reason": reason},
+                ts,
+                v,
+            )
         for status, v in orders.items():
-            f.add("tradewatch_trading_orders_total", "counter", "tradewatch_trading_orders_total",
-                  {"strategy": "momentum", "symbol": "BTC-USD", "side": "buy", "order_type": "limit",
-                   "status": status}, ts, v)
+            f.add(
+                "tradewatch_trading_orders_total",
+                "counter",
+                "tradewatch_trading_orders_total",
+                {
+                    "strategy": "momentum",
+                    "symbol": "BTC-USD",
+                    "side": "buy",
+                    "order_type": "limit",
+                    "status": status,
+                },
+                ts,
+                v,
+            )
         for reason, v in rejections.items():
-            f.add("tradewatch_trading_order_rejections_total", "counter", "tradewatch_trading_order_rejections_total",
-                  {"venue": "binance", "reason": reason}, ts, v)
+            f.add(
+                "tradewatch_trading_order_rejections_total",
+                "counter",
+                "tradewatch_trading_order_rejections_total",
+                {"venue": "binance", "reason": reason},
+                ts,
+                v,
+            )
         for key, fam, buckets, lab in (
             ("fill", "tradewatch_trading_order_fill_latency_seconds", LAT_BUCKETS, {"venue": "binance"}),
             ("ack", "tradewatch_trading_order_ack_latency_seconds", LAT_BUCKETS, {"venue": "binance"}),
@@ -197,28 +304,85 @@ def generate() -> tuple[str, dict[str, float]]:
             f.add(fam, "histogram", fam + "_sum", lab, ts, hist_sum[key])
             f.add(fam, "histogram", fam + "_count", lab, ts, hist[key][-1])
         kill_on = 1.0 if _in(off, KILL) else 0.0
-        f.add("tradewatch_trading_kill_switch_active", g, "tradewatch_trading_kill_switch_active", {}, ts, kill_on)
-        f.add("tradewatch_trading_kill_switch_activations_total", "counter",
-              "tradewatch_trading_kill_switch_activations_total", {"reason": "daily_loss"}, ts, kill_acts)
+        f.add(
+            "tradewatch_trading_kill_switch_active",
+            g,
+            "tradewatch_trading_kill_switch_active",
+            {},
+            ts,
+            kill_on,
+        )
+        f.add(
+            "tradewatch_trading_kill_switch_activations_total",
+            "counter",
+            "tradewatch_trading_kill_switch_activations_total",
+            {"reason": "daily_loss"},
+            ts,
+            kill_acts,
+        )
         for state in ("closed", "open", "half_open"):
             on = _in(off, BREAKER) if state == "open" else (state == "closed" and not _in(off, BREAKER))
-            f.add("tradewatch_trading_circuit_breaker_state", g, "tradewatch_trading_circuit_breaker_state",
-                  {"service": "binance", "state": state}, ts, 1.0 if on else 0.0)
-        f.add("tradewatch_trading_circuit_breaker_transitions_total", "counter",
-              "tradewatch_trading_circuit_breaker_transitions_total", {"service": "binance", "state": "open"}, ts,
-              breaker_opens)
-        f.add("tradewatch_trading_volatility_breaches_total", "counter", "tradewatch_trading_volatility_breaches_total",
-              {"symbol": "ETH-USD"}, ts, vol_breaches)
-        for sym, usage in (("BTC-USD", 0.6 + 0.2 * math.sin(off / 9000)),
-                           ("ETH-USD", 1.05 if _in(off, (15 * H, 15 * H + 30 * M)) else 0.7)):
-            f.add("tradewatch_trading_position_limit_usage_ratio", g, "tradewatch_trading_position_limit_usage_ratio",
-                  {"symbol": sym}, ts, usage)
+            f.add(
+                "tradewatch_trading_circuit_breaker_state",
+                g,
+                "tradewatch_trading_circuit_breaker_state",
+                {"service": "binance", "state": state},
+                ts,
+                1.0 if on else 0.0,
+            )
+        f.add(
+            "tradewatch_trading_circuit_breaker_transitions_total",
+            "counter",
+            "tradewatch_trading_circuit_breaker_transitions_total",
+            {"service": "binance", "state": "open"},
+            ts,
+            breaker_opens,
+        )
+        f.add(
+            "tradewatch_trading_volatility_breaches_total",
+            "counter",
+            "tradewatch_trading_volatility_breaches_total",
+            {"symbol": "ETH-USD"},
+            ts,
+            vol_breaches,
+        )
+        for sym, usage in (
+            ("BTC-USD", 0.6 + 0.2 * math.sin(off / 9000)),
+            ("ETH-USD", 1.05 if _in(off, (15 * H, 15 * H + 30 * M)) else 0.7),
+        ):
+            f.add(
+                "tradewatch_trading_position_limit_usage_ratio",
+                g,
+                "tradewatch_trading_position_limit_usage_ratio",
+                {"symbol": sym},
+                ts,
+                usage,
+            )
             age = 300.0 if sym == "ETH-USD" and _in(off, STALE_ETH) else 1.0
-            f.add("tradewatch_market_data_age_seconds", g, "tradewatch_market_data_age_seconds", {"symbol": sym}, ts, age)
-        f.add("tradewatch_market_data_gaps_total", "counter", "tradewatch_market_data_gaps_total",
-              {"symbol": "ETH-USD"}, ts, gaps_eth)
-        f.add("tradewatch_heartbeat_age_seconds", g, "tradewatch_heartbeat_age_seconds",
-              {"component": "strategy-engine"}, ts, 5.0)
+            f.add(
+                "tradewatch_market_data_age_seconds",
+                g,
+                "tradewatch_market_data_age_seconds",
+                {"symbol": sym},
+                ts,
+                age,
+            )
+        f.add(
+            "tradewatch_market_data_gaps_total",
+            "counter",
+            "tradewatch_market_data_gaps_total",
+            {"symbol": "ETH-USD"},
+            ts,
+            gaps_eth,
+        )
+        f.add(
+            "tradewatch_heartbeat_age_seconds",
+            g,
+            "tradewatch_heartbeat_age_seconds",
+            {"component": "strategy-engine"},
+            ts,
+            5.0,
+        )
     expected["max_drawdown_ratio"] = max_dd
     return f.text(), expected
 
@@ -226,42 +390,131 @@ def generate() -> tuple[str, dict[str, float]]:
 def _model(f: Families, ts: float, off: float, preds: float, cost: dict[str, float]) -> None:
     g = "gauge"
     m = {"model": "direction-clf"}
-    f.add("tradewatch_model_accuracy_ratio", g, "tradewatch_model_accuracy_ratio", m, ts, 0.62 - 0.08 * max(0, off) / 86400)
-    f.add("tradewatch_model_calibration_error", g, "tradewatch_model_calibration_error", m, ts, 0.04 + 0.03 * max(0, off) / 86400)
+    f.add(
+        "tradewatch_model_accuracy_ratio",
+        g,
+        "tradewatch_model_accuracy_ratio",
+        m,
+        ts,
+        0.62 - 0.08 * max(0, off) / 86400,
+    )
+    f.add(
+        "tradewatch_model_calibration_error",
+        g,
+        "tradewatch_model_calibration_error",
+        m,
+        ts,
+        0.04 + 0.03 * max(0, off) / 86400,
+    )
     f.add("tradewatch_model_brier_score", g, "tradewatch_model_brier_score", m, ts, 0.21)
-    f.add("tradewatch_model_accuracy_vs_reference_ratio", g, "tradewatch_model_accuracy_vs_reference_ratio", m, ts, 0.9)
-    f.add("tradewatch_model_predictions_total", "counter", "tradewatch_model_predictions_total",
-          {"model": "direction-clf", "version": "3", "predicted_class": "up"}, ts, preds)
+    f.add(
+        "tradewatch_model_accuracy_vs_reference_ratio",
+        g,
+        "tradewatch_model_accuracy_vs_reference_ratio",
+        m,
+        ts,
+        0.9,
+    )
+    f.add(
+        "tradewatch_model_predictions_total",
+        "counter",
+        "tradewatch_model_predictions_total",
+        {"model": "direction-clf", "version": "3", "predicted_class": "up"},
+        ts,
+        preds,
+    )
     for feat in ("volume_z", "spread_bps", "rsi_14"):
         drifted = feat == "volume_z" and off >= 20 * H
-        f.add("tradewatch_model_feature_drifted", g, "tradewatch_model_feature_drifted",
-              {**m, "feature": feat}, ts, 1.0 if drifted else 0.0)
-        f.add("tradewatch_model_feature_psi", g, "tradewatch_model_feature_psi",
-              {**m, "feature": feat}, ts, 0.31 if drifted else 0.03)
+        f.add(
+            "tradewatch_model_feature_drifted",
+            g,
+            "tradewatch_model_feature_drifted",
+            {**m, "feature": feat},
+            ts,
+            1.0 if drifted else 0.0,
+        )
+        f.add(
+            "tradewatch_model_feature_psi",
+            g,
+            "tradewatch_model_feature_psi",
+            {**m, "feature": feat},
+            ts,
+            0.31 if drifted else 0.03,
+        )
     f.add("tradewatch_model_dataset_drift", g, "tradewatch_model_dataset_drift", m, ts, 0.0)
     for provider, model in (("openai", "gpt-4o-mini"), ("anthropic", "claude-haiku")):
-        f.add("tradewatch_ai_cost_usd_total", "counter", "tradewatch_ai_cost_usd_total",
-              {"provider": provider, "model": model}, ts, cost[provider])
-    f.add("tradewatch_ai_calls_total", "counter", "tradewatch_ai_calls_total",
-          {"provider": "openai", "model": "gpt-4o-mini", "status": "ok"}, ts, (off + LEAD) / 30)
+        f.add(
+            "tradewatch_ai_cost_usd_total",
+            "counter",
+            "tradewatch_ai_cost_usd_total",
+            {"provider": provider, "model": model},
+            ts,
+            cost[provider],
+        )
+    f.add(
+        "tradewatch_ai_calls_total",
+        "counter",
+        "tradewatch_ai_calls_total",
+        {"provider": "openai", "model": "gpt-4o-mini", "status": "ok"},
+        ts,
+        (off + LEAD) / 30,
+    )
     f.add("tradewatch_ai_monthly_budget_usd", g, "tradewatch_ai_monthly_budget_usd", {}, ts, 300.0)
-    f.add("tradewatch_ai_projected_monthly_cost_usd", g, "tradewatch_ai_projected_monthly_cost_usd", {}, ts, 0.7 * 24 * 30)
+    f.add(
+        "tradewatch_ai_projected_monthly_cost_usd",
+        g,
+        "tradewatch_ai_projected_monthly_cost_usd",
+        {},
+        ts,
+        0.7 * 24 * 30,
+    )
 
 
 def _system(f: Families, ts: float, off: float, cpu: dict[str, float], errors: float) -> None:
     g = "gauge"
     for mode, v in cpu.items():
-        f.add("tradewatch_host_cpu_seconds_total", "counter", "tradewatch_host_cpu_seconds_total", {"mode": mode}, ts, v)
+        f.add(
+            "tradewatch_host_cpu_seconds_total",
+            "counter",
+            "tradewatch_host_cpu_seconds_total",
+            {"mode": mode},
+            ts,
+            v,
+        )
     f.add("tradewatch_host_cpu_count", g, "tradewatch_host_cpu_count", {}, ts, 2)
     f.add("tradewatch_host_memory_total_bytes", g, "tradewatch_host_memory_total_bytes", {}, ts, 8e9)
-    f.add("tradewatch_host_memory_available_bytes", g, "tradewatch_host_memory_available_bytes", {}, ts,
-          4e9 - 1e9 * math.sin(off / 30000) ** 2)
-    f.add("tradewatch_host_filesystem_size_bytes", g, "tradewatch_host_filesystem_size_bytes",
-          {"mountpoint": "/", "device": "sda1", "fstype": "ext4"}, ts, 100e9)
-    f.add("tradewatch_host_filesystem_avail_bytes", g, "tradewatch_host_filesystem_avail_bytes",
-          {"mountpoint": "/", "device": "sda1", "fstype": "ext4"}, ts, 40e9 - 1e4 * max(0, off))
-    f.add("tradewatch_component_up", g, "tradewatch_component_up", {"component": "strategy-engine"}, ts,
-          0.0 if _in(off, COMPONENT_DOWN) else 1.0)
+    f.add(
+        "tradewatch_host_memory_available_bytes",
+        g,
+        "tradewatch_host_memory_available_bytes",
+        {},
+        ts,
+        4e9 - 1e9 * math.sin(off / 30000) ** 2,
+    )
+    f.add(
+        "tradewatch_host_filesystem_size_bytes",
+        g,
+        "tradewatch_host_filesystem_size_bytes",
+        {"mountpoint": "/", "device": "sda1", "fstype": "ext4"},
+        ts,
+        100e9,
+    )
+    f.add(
+        "tradewatch_host_filesystem_avail_bytes",
+        g,
+        "tradewatch_host_filesystem_avail_bytes",
+        {"mountpoint": "/", "device": "sda1", "fstype": "ext4"},
+        ts,
+        40e9 - 1e4 * max(0, off),
+    )
+    f.add(
+        "tradewatch_component_up",
+        g,
+        "tradewatch_component_up",
+        {"component": "strategy-engine"},
+        ts,
+        0.0 if _in(off, COMPONENT_DOWN) else 1.0,
+    )
     f.add("tradewatch_errors_total", "counter", "tradewatch_errors_total", {"kind": "ingest"}, ts, errors)
 
 

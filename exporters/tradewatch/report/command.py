@@ -36,21 +36,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--period", choices=["daily", "weekly"], help="report period (default daily)")
-    parser.add_argument("--at", metavar="TIME",
-                        help="end of the period: YYYY-MM-DD (that whole local day, or the week ending it) "
-                        "or YYYY-MM-DDTHH:MM[+HH:MM]; default now")
-    parser.add_argument("--out", metavar="DIR", help="write report.html, report.json and the PNGs here "
-                        "(default: <report.out_dir>/<name>-<end time>)")
+    parser.add_argument(
+        "--at",
+        metavar="TIME",
+        help="end of the period: YYYY-MM-DD (that whole local day, or the week ending it) "
+        "or YYYY-MM-DDTHH:MM[+HH:MM]; default now",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write report.html, report.json and the PNGs here (default: <report.out_dir>/<name>-<end time>)",
+    )
     parser.add_argument("--email", action="store_true", help="also e-mail the report (smtp.* settings)")
-    parser.add_argument("--to", metavar="ADDR[,ADDR]", help="recipients (default: the configured report's, "
-                        "else smtp.to)")
-    parser.add_argument("--name", metavar="NAME", help="configured report to take recipients, subject and "
-                        "time zone from (default: the first one with this period)")
+    parser.add_argument(
+        "--to", metavar="ADDR[,ADDR]", help="recipients (default: the configured report's, else smtp.to)"
+    )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="configured report to take recipients, subject and "
+        "time zone from (default: the first one with this period)",
+    )
     parser.add_argument("--prometheus-url", metavar="URL", help="Prometheus base URL (prometheus.url)")
     parser.add_argument("--timezone", metavar="TZ", help="time zone of the report (report.timezone)")
     parser.add_argument("--schedule", action="store_true", help="run the configured reports forever")
-    parser.add_argument("--config", metavar="FILE", default=os.environ.get("TRADEWATCH_CONFIG"),
-                        help="YAML config file (env TRADEWATCH_CONFIG)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("TRADEWATCH_CONFIG"),
+        help="YAML config file (env TRADEWATCH_CONFIG)",
+    )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
     parser.add_argument("--print-settings", action="store_true", help="print every setting as Markdown")
@@ -61,8 +76,11 @@ def main(args: argparse.Namespace) -> int:
     if args.print_settings:
         print(cfg.SettingsDoc.of(settings()).markdown())
         return EXIT_OK
-    overrides = {"prometheus.url": args.prometheus_url, "report.timezone": args.timezone,
-                 "log.level": args.log_level}
+    overrides = {
+        "prometheus.url": args.prometheus_url,
+        "report.timezone": args.timezone,
+        "log.level": args.log_level,
+    }
     try:
         config = cfg.load(settings(), args.config, overrides=overrides)
     except cfg.ConfigError as exc:
@@ -91,12 +109,28 @@ def _entry(config: cfg.Config, name: str | None, kind: str) -> dict[str, Any]:
     for e in config["reports"]:
         if (name and e["name"] == name) or (not name and e["period"] == kind):
             return {**e, "period": kind}
-    return {"name": name or kind, "period": kind, "at": "07:00", "weekday": "monday", "timezone": None,
-            "recipients": [], "subject": "", "enabled": True}
+    return {
+        "name": name or kind,
+        "period": kind,
+        "at": "07:00",
+        "weekday": "monday",
+        "timezone": None,
+        "recipients": [],
+        "subject": "",
+        "enabled": True,
+    }
 
 
-def run_once(config: cfg.Config, entry: dict[str, Any], *, at: str | None, out: str | None, email: bool,
-             end: float | None = None, stop: threading.Event | None = None) -> int:
+def run_once(
+    config: cfg.Config,
+    entry: dict[str, Any],
+    *,
+    at: str | None,
+    out: str | None,
+    email: bool,
+    end: float | None = None,
+    stop: threading.Event | None = None,
+) -> int:
     """Render one report (retrying while Prometheus is unreachable in scheduled runs), write it, mail it."""
     from tradewatch.report import mailer, render
     from tradewatch.report.period import resolve
@@ -107,13 +141,20 @@ def run_once(config: cfg.Config, entry: dict[str, Any], *, at: str | None, out: 
     tz = entry.get("timezone") or config["report.timezone"]
     if end is not None:
         at = datetime.fromtimestamp(end).astimezone().isoformat()
-    period = resolve(kind, at, tz, chart_step=config[f"report.chart_step.{kind}"],
-                     resolution=config["report.resolution"])
-    prom = Prometheus(config["prometheus.url"], timeout=config["prometheus.timeout"],
-                      bearer_token_file=config["prometheus.bearer_token_file"])
-    options = Options(exporters=config["report.exporters"], stale_market_data=config["report.stale_market_data"],
-                      stale_heartbeat=config["report.stale_heartbeat"],
-                      drift_psi_major=config["report.drift_psi_major"])
+    period = resolve(
+        kind, at, tz, chart_step=config[f"report.chart_step.{kind}"], resolution=config["report.resolution"]
+    )
+    prom = Prometheus(
+        config["prometheus.url"],
+        timeout=config["prometheus.timeout"],
+        bearer_token_file=config["prometheus.bearer_token_file"],
+    )
+    options = Options(
+        exporters=config["report.exporters"],
+        stale_market_data=config["report.stale_market_data"],
+        stale_heartbeat=config["report.stale_heartbeat"],
+        drift_psi_major=config["report.drift_psi_major"],
+    )
     attempts = 1 + (config["report.retries"] if stop is not None else 0)
     started = time.monotonic()
     for attempt in range(1, attempts + 1):
@@ -121,28 +162,46 @@ def run_once(config: cfg.Config, entry: dict[str, Any], *, at: str | None, out: 
             report = render.build(prom, period, options, name=entry["name"])
             break
         except PrometheusError as exc:
-            log.error("report failed", report=entry["name"], attempt=attempt, attempts=attempts, error=str(exc))
+            log.error(
+                "report failed", report=entry["name"], attempt=attempt, attempts=attempts, error=str(exc)
+            )
             if attempt == attempts or (stop is not None and stop.wait(config["report.retry_delay"])):
                 print(f"tradewatch report: {exc}", file=sys.stderr)
                 return EXIT_REPORT_FAILED
     stamp = datetime.fromtimestamp(period.end, period.tz).strftime("%Y%m%d-%H%M")
     directory = Path(out) if out else Path(config["report.out_dir"]) / f"{entry['name']}-{stamp}"
     paths = report.write(directory)
-    log.info("report written", report=entry["name"], period=period.label(), directory=str(directory),
-             charts=len(report.images), queries=prom.queries, seconds=round(time.monotonic() - started, 2))
+    log.info(
+        "report written",
+        report=entry["name"],
+        period=period.label(),
+        directory=str(directory),
+        charts=len(report.images),
+        queries=prom.queries,
+        seconds=round(time.monotonic() - started, 2),
+    )
     print(paths["html"])
     if not email:
         return EXIT_OK
     smtp = mailer.SMTPSettings.from_config(config)
     recipients = entry.get("recipients") or smtp.default_to
     if not smtp.host or not recipients or not smtp.sender:
-        log.error("report e-mail not sent: smtp.host, smtp.from and recipients are required",
-                  report=entry["name"], host=smtp.host, sender=smtp.sender, recipients=len(recipients))
+        log.error(
+            "report e-mail not sent: smtp.host, smtp.from and recipients are required",
+            report=entry["name"],
+            host=smtp.host,
+            sender=smtp.sender,
+            recipients=len(recipients),
+        )
         return EXIT_DELIVERY_FAILED
     msg = mailer.build_message(report, smtp.sender, recipients, entry.get("subject") or "")
     try:
-        mailer.send(msg, smtp, save_failed=directory / "undelivered.eml",
-                    sleep=(lambda s: stop.wait(s)) if stop is not None else time.sleep)
+        mailer.send(
+            msg,
+            smtp,
+            save_failed=directory / "undelivered.eml",
+            sleep=(lambda s: stop.wait(s)) if stop is not None else time.sleep,
+        )
     except mailer.DeliveryError as exc:
         print(f"tradewatch report: {exc}", file=sys.stderr)
         return EXIT_DELIVERY_FAILED
@@ -169,7 +228,11 @@ def run_schedule(config: cfg.Config) -> int:
             log.warning("report has no recipients: written to disk only", report=entry["name"])
         run_once(config, entry, at=None, out=None, email=email, end=due, stop=stop)
 
-    log.info("report scheduler started", reports=[e["name"] for e in config["reports"] if e["enabled"]],
-             prometheus=config["prometheus.url"], out_dir=config["report.out_dir"])
+    log.info(
+        "report scheduler started",
+        reports=[e["name"] for e in config["reports"] if e["enabled"]],
+        prometheus=config["prometheus.url"],
+        out_dir=config["report.out_dir"],
+    )
     Scheduler(config["reports"], config["report.timezone"], run, stop=stop).run_forever()
     return EXIT_OK

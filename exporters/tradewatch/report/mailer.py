@@ -39,10 +39,18 @@ class SMTPSettings:
 
     @classmethod
     def from_config(cls, cfg) -> SMTPSettings:
-        return cls(host=cfg["smtp.host"], port=cfg["smtp.port"], sender=cfg["smtp.from"],
-                   username=cfg["smtp.username"], password_file=cfg["smtp.password_file"],
-                   starttls=cfg["smtp.starttls"], timeout=cfg["smtp.timeout"], retries=cfg["smtp.retries"],
-                   backoff=cfg["smtp.backoff"], default_to=list(cfg["smtp.to"]))
+        return cls(
+            host=cfg["smtp.host"],
+            port=cfg["smtp.port"],
+            sender=cfg["smtp.from"],
+            username=cfg["smtp.username"],
+            password_file=cfg["smtp.password_file"],
+            starttls=cfg["smtp.starttls"],
+            timeout=cfg["smtp.timeout"],
+            retries=cfg["smtp.retries"],
+            backoff=cfg["smtp.backoff"],
+            default_to=list(cfg["smtp.to"]),
+        )
 
     def password(self) -> str:
         if not self.password_file:
@@ -62,8 +70,14 @@ def build_message(report: Report, sender: str, recipients: list[str], subject: s
     msg.add_alternative(report.html(cid=True), subtype="html")
     html_part = msg.get_payload()[1]
     for name, png in report.images.items():
-        html_part.add_related(png, maintype="image", subtype="png", cid=f"<{name}@{CID_DOMAIN}>",
-                              filename=name, disposition="inline")
+        html_part.add_related(
+            png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{name}@{CID_DOMAIN}>",
+            filename=name,
+            disposition="inline",
+        )
     msg.add_attachment(report.json_bytes(), maintype="application", subtype="json", filename="report.json")
     return msg
 
@@ -81,8 +95,13 @@ def plain_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def send(msg: EmailMessage, smtp: SMTPSettings, *, sleep: Callable[[float], None] = time.sleep,
-         save_failed: Path | None = None) -> int:
+def send(
+    msg: EmailMessage,
+    smtp: SMTPSettings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    save_failed: Path | None = None,
+) -> int:
     """Deliver with retries; returns the number of attempts it took. Raises DeliveryError."""
     recipients = [a.strip() for a in str(msg["To"]).split(",") if a.strip()]
     attempts = 1 + smtp.retries
@@ -90,15 +109,27 @@ def send(msg: EmailMessage, smtp: SMTPSettings, *, sleep: Callable[[float], None
     for attempt in range(1, attempts + 1):
         try:
             _deliver(msg, smtp, recipients)
-            log.info("report e-mail sent", subject=str(msg["Subject"]), recipients=len(recipients),
-                     attempt=attempt, host=smtp.host, port=smtp.port)
+            log.info(
+                "report e-mail sent",
+                subject=str(msg["Subject"]),
+                recipients=len(recipients),
+                attempt=attempt,
+                host=smtp.host,
+                port=smtp.port,
+            )
             return attempt
         except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
             last = exc
             delay = smtp.backoff * 2 ** (attempt - 1)
-            log.warning("report e-mail attempt failed", attempt=attempt, attempts=attempts, host=smtp.host,
-                        port=smtp.port, error=f"{exc.__class__.__name__}: {exc}",
-                        retry_in_seconds=delay if attempt < attempts else None)
+            log.warning(
+                "report e-mail attempt failed",
+                attempt=attempt,
+                attempts=attempts,
+                host=smtp.host,
+                port=smtp.port,
+                error=f"{exc.__class__.__name__}: {exc}",
+                retry_in_seconds=delay if attempt < attempts else None,
+            )
             if attempt < attempts:
                 sleep(delay)
     saved = None
@@ -106,10 +137,19 @@ def send(msg: EmailMessage, smtp: SMTPSettings, *, sleep: Callable[[float], None
         save_failed.parent.mkdir(parents=True, exist_ok=True)
         save_failed.write_bytes(bytes(msg))
         saved = str(save_failed)
-    log.error("report e-mail failed", subject=str(msg["Subject"]), attempts=attempts, host=smtp.host,
-              port=smtp.port, error=f"{last.__class__.__name__}: {last}", saved_to=saved)
-    raise DeliveryError(f"could not send the report to {', '.join(recipients)} via {smtp.host}:{smtp.port} "
-                        f"after {attempts} attempt(s): {last}")
+    log.error(
+        "report e-mail failed",
+        subject=str(msg["Subject"]),
+        attempts=attempts,
+        host=smtp.host,
+        port=smtp.port,
+        error=f"{last.__class__.__name__}: {last}",
+        saved_to=saved,
+    )
+    raise DeliveryError(
+        f"could not send the report to {', '.join(recipients)} via {smtp.host}:{smtp.port} "
+        f"after {attempts} attempt(s): {last}"
+    )
 
 
 def _deliver(msg: EmailMessage, smtp: SMTPSettings, recipients: list[str]) -> None:
@@ -122,7 +162,8 @@ def _deliver(msg: EmailMessage, smtp: SMTPSettings, recipients: list[str]) -> No
             elif smtp.starttls == "mandatory":
                 raise smtplib.SMTPNotSupportedError(
                     f"{smtp.host}:{smtp.port} does not offer STARTTLS and smtp.starttls is mandatory "
-                    "(set it to opportunistic or none for a local relay)")
+                    "(set it to opportunistic or none for a local relay)"
+                )
         if smtp.username:
             conn.login(smtp.username, smtp.password())
         conn.send_message(msg, from_addr=smtp.sender, to_addrs=recipients)

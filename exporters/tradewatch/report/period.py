@@ -31,7 +31,7 @@ class Period:
     @property
     def range(self) -> str:
         """PromQL range selector covering the period (evaluate at ``end``)."""
-        return f"{int(round(self.seconds))}s"
+        return f"{round(self.seconds)}s"
 
     def local(self, ts: float) -> datetime:
         return datetime.fromtimestamp(ts, self.tz)
@@ -79,8 +79,9 @@ def _next_midnight(dt: datetime, tz: ZoneInfo) -> datetime:
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def resolve(kind: str, at: str | None, tz_name: str, *, chart_step: float, resolution: float,
-            now: float | None = None) -> Period:
+def resolve(
+    kind: str, at: str | None, tz_name: str, *, chart_step: float, resolution: float, now: float | None = None
+) -> Period:
     """The period of a report.
 
     ``at`` is where the period ends: an ISO date (the period ends at the following local midnight,

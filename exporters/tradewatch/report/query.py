@@ -44,13 +44,19 @@ class Interval:
 
 def grid(start: float, end: float, step: float) -> np.ndarray:
     """The evaluation times of a range query: start, start+step, ... <= end."""
-    n = int(math.floor((end - start) / step + 1e-9)) + 1
+    n = math.floor((end - start) / step + 1e-9) + 1
     return start + step * np.arange(n, dtype=float)
 
 
 class Prometheus:
-    def __init__(self, url: str, *, timeout: float = 30.0, bearer_token_file: str = "",
-                 session: requests.Session | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        bearer_token_file: str = "",
+        session: requests.Session | None = None,
+    ):
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -70,8 +76,9 @@ class Prometheus:
         except ValueError:
             raise PrometheusError(f"{path}: HTTP {resp.status_code}, not JSON: {resp.text[:200]!r}") from None
         if body.get("status") != "success":
-            raise PrometheusError(f"query {params.get('query')!r} failed: {body.get('errorType')}: "
-                                  f"{body.get('error')}")
+            raise PrometheusError(
+                f"query {params.get('query')!r} failed: {body.get('errorType')}: {body.get('error')}"
+            )
         return body["data"]
 
     def instant(self, expr: str, at: float) -> list[tuple[dict[str, str], float]]:
@@ -93,14 +100,15 @@ class Prometheus:
         return {",".join(m.get(n, "") for n in labels): v for m, v in self.instant(expr, at)}
 
     def range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        data = self._get("/api/v1/query_range",
-                         {"query": expr, "start": _fmt(start), "end": _fmt(end), "step": _fmt(step)})
+        data = self._get(
+            "/api/v1/query_range", {"query": expr, "start": _fmt(start), "end": _fmt(end), "step": _fmt(step)}
+        )
         t = grid(start, end, step)
         out = []
         for r in data["result"]:
             v = np.full(t.shape, np.nan)
             for ts, val in r["values"]:
-                i = int(round((float(ts) - start) / step))
+                i = round((float(ts) - start) / step)
                 if 0 <= i < len(t):
                     v[i] = float(val)
             out.append(Series(r["metric"], t, v))
@@ -125,11 +133,14 @@ def _runs(flag: np.ndarray) -> list[tuple[int, int]]:
     if not flag.any():
         return []
     edges = np.diff(np.concatenate([[0], flag.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
+    return list(
+        zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True)
+    )
 
 
-def windows_to_intervals(t: np.ndarray, flag: np.ndarray, window: float, start: float,
-                         end: float) -> list[Interval]:
+def windows_to_intervals(
+    t: np.ndarray, flag: np.ndarray, window: float, start: float, end: float
+) -> list[Interval]:
     """Turn per-window flags into the intervals a state held.
 
     ``flag[i]`` says a sample in the window ``(t[i] - window, t[i]]`` showed the state (the result
@@ -139,8 +150,12 @@ def windows_to_intervals(t: np.ndarray, flag: np.ndarray, window: float, start: 
     most one window at each end.
     """
     n = len(t)
-    return [Interval(start if i == 0 else float(t[i]), float(min(end, t[j])), open_start=i == 0,
-                     open_end=j == n - 1) for i, j in _runs(flag)]
+    return [
+        Interval(
+            start if i == 0 else float(t[i]), float(min(end, t[j])), open_start=i == 0, open_end=j == n - 1
+        )
+        for i, j in _runs(flag)
+    ]
 
 
 def gaps(t: np.ndarray, count: np.ndarray, window: float, start: float, end: float) -> list[Interval]:
@@ -152,8 +167,15 @@ def gaps(t: np.ndarray, count: np.ndarray, window: float, start: float, end: flo
     """
     empty = ~(np.nan_to_num(count, nan=0.0) > 0)
     n = len(t)
-    return [Interval(max(start, float(t[i]) - window), float(min(end, t[j] + window)) if j < n - 1 else end,
-                     open_start=i == 0, open_end=j == n - 1) for i, j in _runs(empty)]
+    return [
+        Interval(
+            max(start, float(t[i]) - window),
+            float(min(end, t[j] + window)) if j < n - 1 else end,
+            open_start=i == 0,
+            open_end=j == n - 1,
+        )
+        for i, j in _runs(empty)
+    ]
 
 
 def mask(series: Series, intervals: Iterable[Interval]) -> Series:

@@ -51,9 +51,16 @@ def next_run(entry: dict[str, Any], default_tz: str, now: float) -> float:
 class Scheduler:
     """Calls ``run(entry, scheduled_ts)`` for each enabled entry at its scheduled times."""
 
-    def __init__(self, entries: list[dict[str, Any]], default_tz: str,
-                 run: Callable[[dict[str, Any], float], Any], *, clock: Callable[[], float] = time.time,
-                 stop: threading.Event | None = None, slice_seconds: float = SLICE_SECONDS):
+    def __init__(
+        self,
+        entries: list[dict[str, Any]],
+        default_tz: str,
+        run: Callable[[dict[str, Any], float], Any],
+        *,
+        clock: Callable[[], float] = time.time,
+        stop: threading.Event | None = None,
+        slice_seconds: float = SLICE_SECONDS,
+    ):
         self.entries = [e for e in entries if e.get("enabled", True)]
         self.default_tz = default_tz
         self.run_report = run
@@ -70,8 +77,8 @@ class Scheduler:
             log.warning("no enabled reports configured; the scheduler has nothing to do")
         now = self.clock()
         upcoming = {e["name"]: next_run(e, self.default_tz, now) for e in self.entries}
-        for name, ts in upcoming.items():
-            log.info("report scheduled", report=name, next_run=datetime.fromtimestamp(ts).astimezone().isoformat())
+        for entry in self.entries:
+            self._log_next(entry, upcoming[entry["name"]])
         while not self.stop.is_set():
             now = self.clock()
             for entry in self.entries:
@@ -79,18 +86,30 @@ class Scheduler:
                 if now >= due:
                     self._run(entry, due)
                     upcoming[entry["name"]] = next_run(entry, self.default_tz, max(due, self.clock()))
-                    log.info("report scheduled", report=entry["name"],
-                             next_run=datetime.fromtimestamp(upcoming[entry["name"]]).astimezone().isoformat())
+                    self._log_next(entry, upcoming[entry["name"]])
             if not upcoming:
                 self.stop.wait(self.slice)
                 continue
             wait = min(upcoming.values()) - self.clock()
             self.stop.wait(max(0.0, min(wait, self.slice)))
 
+    def _log_next(self, entry: dict[str, Any], ts: float) -> None:
+        tz = ZoneInfo(entry.get("timezone") or self.default_tz)
+        log.info(
+            "report scheduled",
+            report=entry["name"],
+            period=entry["period"],
+            next_run=datetime.fromtimestamp(ts, tz).isoformat(),
+        )
+
     def _run(self, entry: dict[str, Any], due: float) -> None:
         self.runs += 1
         try:
             self.run_report(entry, due)
         except Exception as exc:  # the scheduler outlives any one report
-            log.error("scheduled report failed", report=entry["name"], error=f"{exc.__class__.__name__}: {exc}",
-                      exc_info=True)
+            log.error(
+                "scheduled report failed",
+                report=entry["name"],
+                error=f"{exc.__class__.__name__}: {exc}",
+                exc_info=True,
+            )

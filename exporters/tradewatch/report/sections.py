@@ -9,6 +9,7 @@ are answered from ``*_over_time(...[resolution])`` range queries stepped at the 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,15 @@ import numpy as np
 
 from tradewatch.core import logging as twlog
 from tradewatch.report.period import Period
-from tradewatch.report.query import Interval, Prometheus, PrometheusError, Series, gaps, mask, windows_to_intervals
+from tradewatch.report.query import (
+    Interval,
+    Prometheus,
+    PrometheusError,
+    Series,
+    gaps,
+    mask,
+    windows_to_intervals,
+)
 
 log = twlog.get_logger("tradewatch.report")
 
@@ -106,7 +115,7 @@ def fpct(x: float, digits: int = 1) -> str:
 
 
 def fdur(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes = seconds // 60
@@ -171,11 +180,18 @@ class Builder:
 
     def chart_one(self, expr: str, exporter: str) -> Series:
         result = self.chart_series(expr, exporter)
-        return result[0] if result else mask(self.prom.range_one(expr, self.p.start, self.E, self.p.chart_step),
-                                             self.coverage.get(exporter, []))
+        return (
+            result[0]
+            if result
+            else mask(
+                self.prom.range_one(expr, self.p.start, self.E, self.p.chart_step),
+                self.coverage.get(exporter, []),
+            )
+        )
 
-    def intervals(self, expr: str, keep: Callable[[np.ndarray], np.ndarray], *labels: str
-                  ) -> dict[str, list[Interval]]:
+    def intervals(
+        self, expr: str, keep: Callable[[np.ndarray], np.ndarray], *labels: str
+    ) -> dict[str, list[Interval]]:
         """Intervals where ``keep(value)`` holds, per label set, from a resolution-stepped range query."""
         res = self.p.resolution
         out: dict[str, list[Interval]] = {}
@@ -193,17 +209,26 @@ class Builder:
             if g.open_start and g.open_end:
                 words.append(f"No data from the {exporter} exporter during the whole period.")
             else:
-                words.append(f"No data from the {exporter} exporter from {self.p.span(g.start, g.end)} "
-                             f"({fdur(g.seconds)}).")
+                words.append(
+                    f"No data from the {exporter} exporter from {self.p.span(g.start, g.end)} "
+                    f"({fdur(g.seconds)})."
+                )
         return words
 
     def build(self) -> list[Section]:
         sections = []
         for sid, func in [
-            ("coverage", self.s_coverage), ("equity", self.s_equity), ("pnl", self.s_pnl),
-            ("performance", self.s_performance), ("execution", self.s_execution), ("risk", self.s_risk),
-            ("alerts", self.s_alerts), ("model", self.s_model), ("ai_spend", self.s_ai_spend),
-            ("freshness", self.s_freshness), ("system", self.s_system),
+            ("coverage", self.s_coverage),
+            ("equity", self.s_equity),
+            ("pnl", self.s_pnl),
+            ("performance", self.s_performance),
+            ("execution", self.s_execution),
+            ("risk", self.s_risk),
+            ("alerts", self.s_alerts),
+            ("model", self.s_model),
+            ("ai_spend", self.s_ai_spend),
+            ("freshness", self.s_freshness),
+            ("system", self.s_system),
         ]:
             section = Section(sid, SECTION_TITLES[sid])
             try:
@@ -236,10 +261,14 @@ class Builder:
             self.coverage[name] = g
             missing = sum(x.seconds for x in g)
             rows.append([name, fpct(1 - missing / self.p.seconds), len(g), fdur(missing)])
-            sec.data[name] = {"covered_ratio": jnum(1 - missing / self.p.seconds),
-                              "gaps": [_interval_json(x) for x in g]}
+            sec.data[name] = {
+                "covered_ratio": jnum(1 - missing / self.p.seconds),
+                "gaps": [_interval_json(x) for x in g],
+            }
             sec.notes.extend(self.gap_words(name))
-        sec.tables.append(Table("Exporters", ["exporter", "data coverage", "gaps", "time without data"], rows))
+        sec.tables.append(
+            Table("Exporters", ["exporter", "data coverage", "gaps", "time without data"], rows)
+        )
         if not any(self.coverage.values()):
             sec.notes.append("Every exporter reported data for the whole period.")
 
@@ -247,7 +276,9 @@ class Builder:
         eq = self.chart_one("sum(tradewatch_trading_equity)", "trading")
         dd = self.chart_one("max(tradewatch_trading_drawdown_ratio)", "trading")
         start, end = finite_first(eq), finite_last(eq)
-        max_dd = self.value("max_drawdown_ratio", f"max(max_over_time(tradewatch_trading_drawdown_ratio[{self.R}]))")
+        max_dd = self.value(
+            "max_drawdown_ratio", f"max(max_over_time(tradewatch_trading_drawdown_ratio[{self.R}]))"
+        )
         limit = self.value("drawdown_limit_ratio", "max(tradewatch_trading_drawdown_limit_ratio)")
         ok = np.isfinite(eq.v)
         in_period_dd = math.nan
@@ -255,14 +286,24 @@ class Builder:
             v = eq.v[ok]
             in_period_dd = float(np.max(1 - v / np.maximum.accumulate(v)))
         high, low = (float(np.nanmax(eq.v)), float(np.nanmin(eq.v))) if ok.any() else (math.nan, math.nan)
-        sec.data.update(equity_start=jnum(start), equity_end=jnum(end), equity_change=jnum(end - start),
-                        return_ratio=jnum((end - start) / start if start else math.nan),
-                        equity_high=jnum(high), equity_low=jnum(low), max_drawdown_ratio=jnum(max_dd),
-                        max_drawdown_within_period_ratio=jnum(in_period_dd), drawdown_limit_ratio=jnum(limit))
-        sec.figures += [("Equity at end", fnum(end)), ("Change", fmoney(end - start)),
-                        ("Return", fpct((end - start) / start if start else math.nan, 2)),
-                        ("Max drawdown (from all-time high)", fpct(max_dd, 2)),
-                        ("Max drawdown within the period", fpct(in_period_dd, 2))]
+        sec.data.update(
+            equity_start=jnum(start),
+            equity_end=jnum(end),
+            equity_change=jnum(end - start),
+            return_ratio=jnum((end - start) / start if start else math.nan),
+            equity_high=jnum(high),
+            equity_low=jnum(low),
+            max_drawdown_ratio=jnum(max_dd),
+            max_drawdown_within_period_ratio=jnum(in_period_dd),
+            drawdown_limit_ratio=jnum(limit),
+        )
+        sec.figures += [
+            ("Equity at end", fnum(end)),
+            ("Change", fmoney(end - start)),
+            ("Return", fpct((end - start) / start if start else math.nan, 2)),
+            ("Max drawdown (from all-time high)", fpct(max_dd, 2)),
+            ("Max drawdown within the period", fpct(in_period_dd, 2)),
+        ]
         if not ok.any():
             sec.notes.append("No equity data in this period.")
         elif math.isfinite(limit) and math.isfinite(max_dd) and max_dd >= limit:
@@ -271,79 +312,144 @@ class Builder:
         dd_panel = Panel("drawdown", [Line("drawdown", dd, "drawdown")], fill=True, percent=True, invert=True)
         if math.isfinite(limit):
             dd_panel.hlines.append((limit, f"limit {fpct(limit)}", "limit"))
-        sec.charts.append(Chart("equity_drawdown", "Equity and drawdown", "lines",
-                                [Panel("equity", [Line("equity", eq, "equity")]), dd_panel],
-                                gaps=self.coverage.get("trading", [])))
+        sec.charts.append(
+            Chart(
+                "equity_drawdown",
+                "Equity and drawdown",
+                "lines",
+                [Panel("equity", [Line("equity", eq, "equity")]), dd_panel],
+                gaps=self.coverage.get("trading", []),
+            )
+        )
 
     def s_pnl(self, sec: Section) -> None:
         edges = self.p.buckets()
         expr = "sum(tradewatch_trading_equity)"
         self.queries["pnl_bucket_edges"] = expr + " at each bucket edge"
         values = [self.prom.value(expr, t) for t in edges]
-        pnl = [b - a for a, b in zip(values[:-1], values[1:], strict=True)]
+        pnl = [b - a for a, b in itertools.pairwise(values)]
         unit = "hour" if self.p.kind == "daily" else "day"
         total = values[-1] - values[0]
-        realized = self.by("realized_pnl_change",
-                           f"sum by (strategy) (tradewatch_trading_realized_pnl) - sum by (strategy) "
-                           f"(tradewatch_trading_realized_pnl offset {self.R})", "strategy")
-        worst = self.by("worst_daily_pnl", f"min by (account) (min_over_time(tradewatch_trading_daily_pnl[{self.R}]))",
-                        "account")
-        limits = self.by("daily_loss_limit", "max by (account) (tradewatch_trading_daily_loss_limit)", "account")
-        sec.data.update(total=jnum(total), bucket=unit,
-                        buckets=[{"start": a, "end": b, "pnl": jnum(x)}
-                                 for a, b, x in zip(edges[:-1], edges[1:], pnl, strict=True)],
-                        realized_by_strategy={k: jnum(v) for k, v in realized.items()},
-                        worst_daily_pnl={k: jnum(v) for k, v in worst.items()},
-                        daily_loss_limit={k: jnum(v) for k, v in limits.items()})
+        realized = self.by(
+            "realized_pnl_change",
+            f"sum by (strategy) (tradewatch_trading_realized_pnl) - sum by (strategy) "
+            f"(tradewatch_trading_realized_pnl offset {self.R})",
+            "strategy",
+        )
+        worst = self.by(
+            "worst_daily_pnl",
+            f"min by (account) (min_over_time(tradewatch_trading_daily_pnl[{self.R}]))",
+            "account",
+        )
+        limits = self.by(
+            "daily_loss_limit", "max by (account) (tradewatch_trading_daily_loss_limit)", "account"
+        )
+        sec.data.update(
+            total=jnum(total),
+            bucket=unit,
+            buckets=[
+                {"start": a, "end": b, "pnl": jnum(x)}
+                for a, b, x in zip(edges[:-1], edges[1:], pnl, strict=True)
+            ],
+            realized_by_strategy={k: jnum(v) for k, v in realized.items()},
+            worst_daily_pnl={k: jnum(v) for k, v in worst.items()},
+            daily_loss_limit={k: jnum(v) for k, v in limits.items()},
+        )
         finite = [x for x in pnl if math.isfinite(x)]
-        sec.figures += [("P&L over the period", fmoney(total)),
-                        (f"Best {unit}", fmoney(max(finite)) if finite else "n/a"),
-                        (f"Worst {unit}", fmoney(min(finite)) if finite else "n/a"),
-                        (f"Positive {unit}s", f"{sum(1 for x in finite if x > 0)} of {len(finite)}")]
+        sec.figures += [
+            ("P&L over the period", fmoney(total)),
+            (f"Best {unit}", fmoney(max(finite)) if finite else "n/a"),
+            (f"Worst {unit}", fmoney(min(finite)) if finite else "n/a"),
+            (f"Positive {unit}s", f"{sum(1 for x in finite if x > 0)} of {len(finite)}"),
+        ]
         missing = [i for i, x in enumerate(pnl) if not math.isfinite(x)]
         if missing:
-            sec.notes.append(f"No P&L for {len(missing)} {unit}(s) without equity data at their edges "
-                             "(shown hatched, not as zero).")
+            sec.notes.append(
+                f"No P&L for {len(missing)} {unit}(s) without equity data at their edges "
+                "(shown hatched, not as zero)."
+            )
         for account, w in worst.items():
             lim = limits.get(account, math.nan)
             if math.isfinite(lim) and math.isfinite(w) and w <= -lim:
-                sec.notes.append(f"Account {account or '(all)'}: daily loss {fmoney(w)} breached the limit of "
-                                 f"{fnum(lim)}.")
-        sec.tables.append(Table("Realized P&L by strategy", ["strategy", "realized P&L"],
-                                [[k or "(none)", fmoney(v)] for k, v in sorted(realized.items())]))
-        sec.charts.append(Chart("pnl", f"P&L per {unit}", "bars", bars=(edges, pnl), bar_label="P&L",
-                                gaps=self.coverage.get("trading", [])))
+                sec.notes.append(
+                    f"Account {account or '(all)'}: daily loss {fmoney(w)} breached the limit of {fnum(lim)}."
+                )
+        sec.tables.append(
+            Table(
+                "Realized P&L by strategy",
+                ["strategy", "realized P&L"],
+                [[k or "(none)", fmoney(v)] for k, v in sorted(realized.items())],
+            )
+        )
+        sec.charts.append(
+            Chart(
+                "pnl",
+                f"P&L per {unit}",
+                "bars",
+                bars=(edges, pnl),
+                bar_label="P&L",
+                gaps=self.coverage.get("trading", []),
+            )
+        )
 
     def s_performance(self, sec: Section) -> None:
         R = self.R
-        trades = self.by("trades_closed", f"sum by (strategy) (increase(tradewatch_trading_trades_closed_total[{R}]))",
-                         "strategy")
+        trades = self.by(
+            "trades_closed",
+            f"sum by (strategy) (increase(tradewatch_trading_trades_closed_total[{R}]))",
+            "strategy",
+        )
         win = self.by("win_rate_ratio", "max by (strategy) (tradewatch_trading_win_rate_ratio)", "strategy")
         pf = self.by("profit_factor", "max by (strategy) (tradewatch_trading_profit_factor)", "strategy")
         exp = self.by("expectancy", "max by (strategy) (tradewatch_trading_expectancy)", "strategy")
         sharpe = self.by("sharpe_ratio", "max by (account) (tradewatch_trading_sharpe_ratio)", "account")
         sortino = self.by("sortino_ratio", "max by (account) (tradewatch_trading_sortino_ratio)", "account")
         strategies = sorted(set(trades) | set(win) | set(pf))
-        sec.data["strategies"] = {s: {"trades_closed": jnum(trades.get(s, math.nan)),
-                                      "win_rate_ratio": jnum(win.get(s, math.nan)),
-                                      "profit_factor": jnum(pf.get(s, math.nan)),
-                                      "expectancy": jnum(exp.get(s, math.nan))} for s in strategies}
-        sec.data["accounts"] = {a: {"sharpe_ratio": jnum(sharpe.get(a, math.nan)),
-                                    "sortino_ratio": jnum(sortino.get(a, math.nan))}
-                                for a in sorted(set(sharpe) | set(sortino))}
+        sec.data["strategies"] = {
+            s: {
+                "trades_closed": jnum(trades.get(s, math.nan)),
+                "win_rate_ratio": jnum(win.get(s, math.nan)),
+                "profit_factor": jnum(pf.get(s, math.nan)),
+                "expectancy": jnum(exp.get(s, math.nan)),
+            }
+            for s in strategies
+        }
+        sec.data["accounts"] = {
+            a: {
+                "sharpe_ratio": jnum(sharpe.get(a, math.nan)),
+                "sortino_ratio": jnum(sortino.get(a, math.nan)),
+            }
+            for a in sorted(set(sharpe) | set(sortino))
+        }
         total = sum(v for v in trades.values() if math.isfinite(v))
         sec.data["trades_closed_total"] = jnum(total)
         sec.figures.append(("Trades closed", fnum(total, 0)))
         for a in sorted(set(sharpe) | set(sortino)):
             suffix = f" ({a})" if len(sharpe) > 1 else ""
-            sec.figures += [(f"Sharpe{suffix}", fnum(sharpe.get(a, math.nan))),
-                            (f"Sortino{suffix}", fnum(sortino.get(a, math.nan)))]
-        sec.tables.append(Table("By strategy", ["strategy", "trades closed", "win rate", "profit factor",
-                                                "expectancy"],
-                                [[s, fnum(trades.get(s, math.nan), 0), fpct(win.get(s, math.nan)),
-                                  fnum(pf.get(s, math.nan)), fmoney(exp.get(s, math.nan))] for s in strategies]))
-        sec.notes.append("Win rate, profit factor, expectancy, Sharpe and Sortino are the trading exporter's "
-                         "rolling values at the end of the period; trades closed are counted over the period.")
+            sec.figures += [
+                (f"Sharpe{suffix}", fnum(sharpe.get(a, math.nan))),
+                (f"Sortino{suffix}", fnum(sortino.get(a, math.nan))),
+            ]
+        sec.tables.append(
+            Table(
+                "By strategy",
+                ["strategy", "trades closed", "win rate", "profit factor", "expectancy"],
+                [
+                    [
+                        s,
+                        fnum(trades.get(s, math.nan), 0),
+                        fpct(win.get(s, math.nan)),
+                        fnum(pf.get(s, math.nan)),
+                        fmoney(exp.get(s, math.nan)),
+                    ]
+                    for s in strategies
+                ],
+            )
+        )
+        sec.notes.append(
+            "Win rate, profit factor, expectancy, Sharpe and Sortino are the trading exporter's "
+            "rolling values at the end of the period; trades closed are counted over the period."
+        )
         if not strategies:
             sec.notes.append("No closed trades reported in this period.")
 
@@ -352,82 +458,161 @@ class Builder:
         grp = f"sum by (le{', ' + by if by else ''})"
         for q in (0.5, 0.95, 0.99):
             out[f"p{int(q * 100)}"] = self.value(
-                f"{key}_p{int(q * 100)}", f"histogram_quantile({q}, {grp} (increase({metric}_bucket[{self.R}])))")
-        out["mean"] = self.value(f"{key}_mean", f"sum(increase({metric}_sum[{self.R}])) / "
-                                                f"sum(increase({metric}_count[{self.R}]))")
+                f"{key}_p{int(q * 100)}",
+                f"histogram_quantile({q}, {grp} (increase({metric}_bucket[{self.R}])))",
+            )
+        out["mean"] = self.value(
+            f"{key}_mean", f"sum(increase({metric}_sum[{self.R}])) / sum(increase({metric}_count[{self.R}]))"
+        )
         out["count"] = self.value(f"{key}_count", f"sum(increase({metric}_count[{self.R}]))")
         return out
 
     def s_execution(self, sec: Section) -> None:
         R = self.R
-        orders = self.by("orders", f"sum by (status) (increase(tradewatch_trading_orders_total[{R}]))", "status")
+        orders = self.by(
+            "orders", f"sum by (status) (increase(tradewatch_trading_orders_total[{R}]))", "status"
+        )
         fill = self.by("fill_ratio", "min by (strategy) (tradewatch_trading_fill_ratio)", "strategy")
-        fill_avg = self.by("fill_ratio_avg", f"min by (strategy) (avg_over_time(tradewatch_trading_fill_ratio[{R}]))",
-                           "strategy")
-        rejects = self.by("rejections", f"sum by (reason) (increase(tradewatch_trading_order_rejections_total[{R}]))",
-                          "reason")
+        fill_avg = self.by(
+            "fill_ratio_avg",
+            f"min by (strategy) (avg_over_time(tradewatch_trading_fill_ratio[{R}]))",
+            "strategy",
+        )
+        rejects = self.by(
+            "rejections",
+            f"sum by (reason) (increase(tradewatch_trading_order_rejections_total[{R}]))",
+            "reason",
+        )
         ack = self._quantiles("ack_latency_seconds", "tradewatch_trading_order_ack_latency_seconds")
         fl = self._quantiles("fill_latency_seconds", "tradewatch_trading_order_fill_latency_seconds")
         slip = self._quantiles("slippage_bps", "tradewatch_trading_slippage_bps")
-        sec.data.update(orders={k: jnum(v) for k, v in orders.items()},
-                        fill_ratio={k: jnum(v) for k, v in fill.items()},
-                        fill_ratio_avg={k: jnum(v) for k, v in fill_avg.items()},
-                        rejections={k: jnum(v) for k, v in rejections_sorted(rejects)},
-                        ack_latency_seconds={k: jnum(v) for k, v in ack.items()},
-                        fill_latency_seconds={k: jnum(v) for k, v in fl.items()},
-                        slippage_bps={k: jnum(v) for k, v in slip.items()})
+        sec.data.update(
+            orders={k: jnum(v) for k, v in orders.items()},
+            fill_ratio={k: jnum(v) for k, v in fill.items()},
+            fill_ratio_avg={k: jnum(v) for k, v in fill_avg.items()},
+            rejections={k: jnum(v) for k, v in rejections_sorted(rejects)},
+            ack_latency_seconds={k: jnum(v) for k, v in ack.items()},
+            fill_latency_seconds={k: jnum(v) for k, v in fl.items()},
+            slippage_bps={k: jnum(v) for k, v in slip.items()},
+        )
         submitted = orders.get("submitted", math.nan)
-        sec.figures += [("Orders submitted", fnum(submitted, 0)),
-                        ("Filled", fnum(orders.get("filled", math.nan), 0)),
-                        ("Rejected", fnum(orders.get("rejected", math.nan), 0)),
-                        ("Fill latency p50 / p95 / p99",
-                         " / ".join(_ms(fl[k]) for k in ("p50", "p95", "p99"))),
-                        ("Slippage mean / p95", f"{fnum(slip['mean'], 1)} / {fnum(slip['p95'], 1)} bps")]
-        sec.tables.append(Table("Fill ratio by strategy", ["strategy", "at end", "average over period"],
-                                [[s, fpct(fill[s]), fpct(fill_avg.get(s, math.nan))] for s in sorted(fill)]))
-        sec.tables.append(Table("Latency and slippage", ["measure", "p50", "p95", "p99", "mean", "count"],
-                                [["ack latency", *(_ms(ack[k]) for k in ("p50", "p95", "p99", "mean")),
-                                  fnum(ack["count"], 0)],
-                                 ["fill latency", *(_ms(fl[k]) for k in ("p50", "p95", "p99", "mean")),
-                                  fnum(fl["count"], 0)],
-                                 ["slippage (bps)", *(fnum(slip[k], 1) for k in ("p50", "p95", "p99", "mean")),
-                                  fnum(slip["count"], 0)]]))
+        sec.figures += [
+            ("Orders submitted", fnum(submitted, 0)),
+            ("Filled", fnum(orders.get("filled", math.nan), 0)),
+            ("Rejected", fnum(orders.get("rejected", math.nan), 0)),
+            ("Fill latency p50 / p95 / p99", " / ".join(_ms(fl[k]) for k in ("p50", "p95", "p99"))),
+            ("Slippage mean / p95", f"{fnum(slip['mean'], 1)} / {fnum(slip['p95'], 1)} bps"),
+        ]
+        sec.tables.append(
+            Table(
+                "Fill ratio by strategy",
+                ["strategy", "at end", "average over period"],
+                [[s, fpct(fill[s]), fpct(fill_avg.get(s, math.nan))] for s in sorted(fill)],
+            )
+        )
+        sec.tables.append(
+            Table(
+                "Latency and slippage",
+                ["measure", "p50", "p95", "p99", "mean", "count"],
+                [
+                    [
+                        "ack latency",
+                        *(_ms(ack[k]) for k in ("p50", "p95", "p99", "mean")),
+                        fnum(ack["count"], 0),
+                    ],
+                    [
+                        "fill latency",
+                        *(_ms(fl[k]) for k in ("p50", "p95", "p99", "mean")),
+                        fnum(fl["count"], 0),
+                    ],
+                    [
+                        "slippage (bps)",
+                        *(fnum(slip[k], 1) for k in ("p50", "p95", "p99", "mean")),
+                        fnum(slip["count"], 0),
+                    ],
+                ],
+            )
+        )
         if rejects:
-            sec.tables.append(Table("Rejections by reason", ["reason", "orders"],
-                                    [[k, fnum(v, 0)] for k, v in rejections_sorted(rejects)]))
+            sec.tables.append(
+                Table(
+                    "Rejections by reason",
+                    ["reason", "orders"],
+                    [[k, fnum(v, 0)] for k, v in rejections_sorted(rejects)],
+                )
+            )
         step = int(self.p.chart_step)
-        lat = [Line(f"p{q}", self.chart_one(
-            f"histogram_quantile(0.{q}, sum by (le) (rate(tradewatch_trading_order_fill_latency_seconds_bucket[{step}s])))",
-            "trading"), f"p{q}") for q in (50, 95)]
-        sl = [Line(f"p{q}", self.chart_one(
-            f"histogram_quantile(0.{q}, sum by (le) (rate(tradewatch_trading_slippage_bps_bucket[{step}s])))",
-            "trading"), f"p{q}") for q in (50, 95)]
-        sec.charts.append(Chart("execution", "Fill latency and slippage", "lines",
-                                [Panel("fill latency (s)", lat), Panel("slippage (bps)", sl)],
-                                gaps=self.coverage.get("trading", [])))
+        lat = [
+            Line(
+                f"p{q}",
+                self.chart_one(
+                    f"histogram_quantile(0.{q}, sum by (le) "
+                    f"(rate(tradewatch_trading_order_fill_latency_seconds_bucket[{step}s])))",
+                    "trading",
+                ),
+                f"p{q}",
+            )
+            for q in (50, 95)
+        ]
+        sl = [
+            Line(
+                f"p{q}",
+                self.chart_one(
+                    f"histogram_quantile(0.{q}, sum by (le) "
+                    f"(rate(tradewatch_trading_slippage_bps_bucket[{step}s])))",
+                    "trading",
+                ),
+                f"p{q}",
+            )
+            for q in (50, 95)
+        ]
+        sec.charts.append(
+            Chart(
+                "execution",
+                "Fill latency and slippage",
+                "lines",
+                [Panel("fill latency (s)", lat), Panel("slippage (bps)", sl)],
+                gaps=self.coverage.get("trading", []),
+            )
+        )
         if not math.isfinite(submitted):
             sec.notes.append("No orders reported in this period.")
 
     def s_risk(self, sec: Section) -> None:
         R = self.R
         res = int(self.p.resolution)
-        kill = self.by("kill_switch_activations",
-                       f"sum by (reason) (increase(tradewatch_trading_kill_switch_activations_total[{R}]))", "reason")
+        kill = self.by(
+            "kill_switch_activations",
+            f"sum by (reason) (increase(tradewatch_trading_kill_switch_activations_total[{R}]))",
+            "reason",
+        )
         kill = {k: v for k, v in kill.items() if v >= 0.5}
-        kill_iv = self.intervals(f"max(max_over_time(tradewatch_trading_kill_switch_active[{res}s]))",
-                                 lambda v: v >= 1)
+        kill_iv = self.intervals(
+            f"max(max_over_time(tradewatch_trading_kill_switch_active[{res}s]))", lambda v: v >= 1
+        )
         breaker_iv = self.intervals(
-            f"max by (service) (max_over_time(tradewatch_trading_circuit_breaker_state{{state=\"open\"}}[{res}s]))",
-            lambda v: v >= 1, "service")
-        opened = self.by("circuit_breaker_opened",
-                         f"sum by (service) (increase(tradewatch_trading_circuit_breaker_transitions_total"
-                         f"{{state=\"open\"}}[{R}]))", "service")
-        vol = self.by("volatility_breaches",
-                      f"sum by (symbol) (increase(tradewatch_trading_volatility_breaches_total[{R}]))", "symbol")
+            "max by (service) (max_over_time("
+            f'tradewatch_trading_circuit_breaker_state{{state="open"}}[{res}s]))',
+            lambda v: v >= 1,
+            "service",
+        )
+        opened = self.by(
+            "circuit_breaker_opened",
+            f"sum by (service) (increase(tradewatch_trading_circuit_breaker_transitions_total"
+            f'{{state="open"}}[{R}]))',
+            "service",
+        )
+        vol = self.by(
+            "volatility_breaches",
+            f"sum by (symbol) (increase(tradewatch_trading_volatility_breaches_total[{R}]))",
+            "symbol",
+        )
         vol = {k: v for k, v in vol.items() if v >= 0.5}
-        usage = self.by("position_limit_usage_max",
-                        f"max by (symbol) (max_over_time(tradewatch_trading_position_limit_usage_ratio[{R}]))",
-                        "symbol")
+        usage = self.by(
+            "position_limit_usage_max",
+            f"max by (symbol) (max_over_time(tradewatch_trading_position_limit_usage_ratio[{R}]))",
+            "symbol",
+        )
         over = {k: v for k, v in usage.items() if v >= 1}
         kill_spans = kill_iv.get("", [])
         sec.data.update(
@@ -437,38 +622,67 @@ class Builder:
             circuit_breaker_opened={k: jnum(v) for k, v in opened.items()},
             volatility_breaches={k: jnum(v) for k, v in vol.items()},
             position_limit_usage_max={k: jnum(v) for k, v in usage.items()},
-            position_limit_breaches=sorted(over))
+            position_limit_breaches=sorted(over),
+        )
         n_kill = sum(kill.values())
-        sec.figures += [("Kill switch activations", fnum(n_kill, 0)),
-                        ("Kill switch engaged for", fdur(sum(x.seconds for x in kill_spans))),
-                        ("Circuit breaker openings", fnum(sum(v for v in opened.values() if v >= 0.5), 0)),
-                        ("Volatility breaches", fnum(sum(vol.values()), 0)),
-                        ("Symbols over their position limit", str(len(over)))]
-        rows = [["kill switch", ", ".join(sorted(kill)) or "-", self.p.when(x.start), self._until(x), fdur(x.seconds)]
-                for x in kill_spans]
-        rows += [[f"circuit breaker open: {svc}", "", self.p.when(x.start), self._until(x), fdur(x.seconds)]
-                 for svc, spans in sorted(breaker_iv.items()) for x in spans]
+        sec.figures += [
+            ("Kill switch activations", fnum(n_kill, 0)),
+            ("Kill switch engaged for", fdur(sum(x.seconds for x in kill_spans))),
+            ("Circuit breaker openings", fnum(sum(v for v in opened.values() if v >= 0.5), 0)),
+            ("Volatility breaches", fnum(sum(vol.values()), 0)),
+            ("Symbols over their position limit", str(len(over))),
+        ]
+        rows = [
+            [
+                "kill switch",
+                ", ".join(sorted(kill)) or "-",
+                self.p.when(x.start),
+                self._until(x),
+                fdur(x.seconds),
+            ]
+            for x in kill_spans
+        ]
+        rows += [
+            [f"circuit breaker open: {svc}", "", self.p.when(x.start), self._until(x), fdur(x.seconds)]
+            for svc, spans in sorted(breaker_iv.items())
+            for x in spans
+        ]
         if rows:
-            sec.tables.append(Table("Kill switch and circuit breakers", ["event", "reason", "from", "to", "duration"],
-                                    rows))
+            sec.tables.append(
+                Table("Kill switch and circuit breakers", ["event", "reason", "from", "to", "duration"], rows)
+            )
         if vol or over:
-            sec.tables.append(Table("Limit breaches", ["symbol", "volatility breaches", "max position limit usage"],
-                                    [[s, fnum(vol.get(s, 0), 0), fpct(usage.get(s, math.nan))]
-                                     for s in sorted(set(vol) | set(over))]))
+            sec.tables.append(
+                Table(
+                    "Limit breaches",
+                    ["symbol", "volatility breaches", "max position limit usage"],
+                    [
+                        [s, fnum(vol.get(s, 0), 0), fpct(usage.get(s, math.nan))]
+                        for s in sorted(set(vol) | set(over))
+                    ],
+                )
+            )
         if not rows and not vol and not over:
             sec.notes.append("No kill switch, circuit breaker or limit events in this period.")
         timeline = [("kill switch", kill_spans)] if kill_spans else []
         timeline += [(f"breaker {svc}", spans) for svc, spans in sorted(breaker_iv.items())]
         if timeline:
-            sec.charts.append(Chart("risk_events", "Kill switch and circuit breakers", "timeline", rows=timeline,
-                                    gaps=self.coverage.get("trading", [])))
+            sec.charts.append(
+                Chart(
+                    "risk_events",
+                    "Kill switch and circuit breakers",
+                    "timeline",
+                    rows=timeline,
+                    gaps=self.coverage.get("trading", []),
+                )
+            )
 
     def _until(self, x: Interval) -> str:
         return "still active at the end" if x.open_end else self.p.when(x.end)
 
     def s_alerts(self, sec: Section) -> None:
         res = int(self.p.resolution)
-        expr = f"count_over_time(ALERTS{{alertstate=\"firing\"}}[{res}s])"
+        expr = f'count_over_time(ALERTS{{alertstate="firing"}}[{res}s])'
         self.queries["alerts"] = expr
         found = self.prom.range(expr, self.p.start + res, self.E, res)
         alerts = []
@@ -477,21 +691,39 @@ class Builder:
             for iv in windows_to_intervals(s.t, np.nan_to_num(s.v) > 0, res, self.p.start, self.E):
                 alerts.append((labels, iv))
         alerts.sort(key=lambda a: a[1].start)
-        sec.data["fired"] = [{"alertname": lab.get("alertname", ""), "labels": lab, **_interval_json(iv)}
-                             for lab, iv in alerts]
+        sec.data["fired"] = [
+            {"alertname": lab.get("alertname", ""), "labels": lab, **_interval_json(iv)} for lab, iv in alerts
+        ]
         per_name: dict[str, list[Interval]] = {}
         for lab, iv in alerts:
             per_name.setdefault(lab.get("alertname", "?"), []).append(iv)
-        sec.data["by_alertname"] = {k: {"times_fired": len(v), "firing_seconds": jnum(sum(x.seconds for x in v))}
-                                    for k, v in per_name.items()}
-        sec.figures += [("Alerts fired", str(len(alerts))), ("Distinct alerts", str(len(per_name))),
-                        ("Still firing at the end", str(sum(1 for _, iv in alerts if iv.open_end)))]
+        sec.data["by_alertname"] = {
+            k: {"times_fired": len(v), "firing_seconds": jnum(sum(x.seconds for x in v))}
+            for k, v in per_name.items()
+        }
+        sec.figures += [
+            ("Alerts fired", str(len(alerts))),
+            ("Distinct alerts", str(len(per_name))),
+            ("Still firing at the end", str(sum(1 for _, iv in alerts if iv.open_end))),
+        ]
         if alerts:
-            sec.tables.append(Table("Alerts that fired", ["alert", "severity", "labels", "from", "to", "duration"],
-                                    [[lab.get("alertname", ""), lab.get("severity", ""), _labels_text(lab),
-                                      self.p.when(iv.start) + (" (before the period)" if iv.open_start else ""),
-                                      "still firing" if iv.open_end else self.p.when(iv.end), fdur(iv.seconds)]
-                                     for lab, iv in alerts]))
+            sec.tables.append(
+                Table(
+                    "Alerts that fired",
+                    ["alert", "severity", "labels", "from", "to", "duration"],
+                    [
+                        [
+                            lab.get("alertname", ""),
+                            lab.get("severity", ""),
+                            _labels_text(lab),
+                            self.p.when(iv.start) + (" (before the period)" if iv.open_start else ""),
+                            "still firing" if iv.open_end else self.p.when(iv.end),
+                            fdur(iv.seconds),
+                        ]
+                        for lab, iv in alerts
+                    ],
+                )
+            )
             rows: dict[str, list[Interval]] = {}
             for lab, iv in alerts:
                 key = lab.get("alertname", "?") + (f" ({lab['severity']})" if lab.get("severity") else "")
@@ -503,108 +735,245 @@ class Builder:
     def s_model(self, sec: Section) -> None:
         R = self.R
         acc = self.by("model_accuracy_ratio", "max by (model) (tradewatch_model_accuracy_ratio)", "model")
-        acc_avg = self.by("model_accuracy_avg", f"max by (model) (avg_over_time(tradewatch_model_accuracy_ratio[{R}]))",
-                          "model")
-        cal = self.by("model_calibration_error", "max by (model) (tradewatch_model_calibration_error)", "model")
+        acc_avg = self.by(
+            "model_accuracy_avg",
+            f"max by (model) (avg_over_time(tradewatch_model_accuracy_ratio[{R}]))",
+            "model",
+        )
+        cal = self.by(
+            "model_calibration_error", "max by (model) (tradewatch_model_calibration_error)", "model"
+        )
         brier = self.by("model_brier_score", "max by (model) (tradewatch_model_brier_score)", "model")
-        vs_ref = self.by("model_accuracy_vs_reference", "max by (model) (tradewatch_model_accuracy_vs_reference_ratio)",
-                         "model")
-        preds = self.by("model_predictions", f"sum by (model) (increase(tradewatch_model_predictions_total[{R}]))",
-                        "model")
-        drifted = self.by("drifted_features",
-                          f"max by (model, feature) (max_over_time(tradewatch_model_feature_drifted[{R}])) == 1",
-                          "model", "feature")
-        psi_max = self.by("feature_psi_max", f"max by (model, feature) (max_over_time(tradewatch_model_feature_psi[{R}]))",
-                          "model", "feature")
-        psi_end = self.by("feature_psi", "max by (model, feature) (tradewatch_model_feature_psi)", "model", "feature")
-        ds = self.by("dataset_drift", f"max by (model) (max_over_time(tradewatch_model_dataset_drift[{R}]))", "model")
+        vs_ref = self.by(
+            "model_accuracy_vs_reference",
+            "max by (model) (tradewatch_model_accuracy_vs_reference_ratio)",
+            "model",
+        )
+        preds = self.by(
+            "model_predictions",
+            f"sum by (model) (increase(tradewatch_model_predictions_total[{R}]))",
+            "model",
+        )
+        drifted = self.by(
+            "drifted_features",
+            f"max by (model, feature) (max_over_time(tradewatch_model_feature_drifted[{R}])) == 1",
+            "model",
+            "feature",
+        )
+        psi_max = self.by(
+            "feature_psi_max",
+            f"max by (model, feature) (max_over_time(tradewatch_model_feature_psi[{R}]))",
+            "model",
+            "feature",
+        )
+        psi_end = self.by(
+            "feature_psi", "max by (model, feature) (tradewatch_model_feature_psi)", "model", "feature"
+        )
+        ds = self.by(
+            "dataset_drift", f"max by (model) (max_over_time(tradewatch_model_dataset_drift[{R}]))", "model"
+        )
         models = sorted(set(acc) | set(preds) | set(cal))
-        sec.data["models"] = {m: {"accuracy_ratio": jnum(acc.get(m, math.nan)),
-                                  "accuracy_avg_ratio": jnum(acc_avg.get(m, math.nan)),
-                                  "calibration_error": jnum(cal.get(m, math.nan)),
-                                  "brier_score": jnum(brier.get(m, math.nan)),
-                                  "accuracy_vs_reference_ratio": jnum(vs_ref.get(m, math.nan)),
-                                  "predictions": jnum(preds.get(m, math.nan)),
-                                  "dataset_drift": bool(ds.get(m, 0) >= 1)} for m in models}
-        sec.data["drifted_features"] = [{"model": k.split(",")[0], "feature": k.split(",")[1],
-                                         "psi_max": jnum(psi_max.get(k, math.nan)),
-                                         "psi_end": jnum(psi_end.get(k, math.nan))} for k in sorted(drifted)]
-        sec.figures += [("Models", str(len(models))),
-                        ("Predictions", fnum(sum(v for v in preds.values() if math.isfinite(v)), 0)),
-                        ("Drifted features", str(len(drifted))),
-                        ("Models with dataset drift", str(sum(1 for m in models if ds.get(m, 0) >= 1)))]
-        sec.tables.append(Table("Models", ["model", "predictions", "accuracy (end)", "accuracy (avg)",
-                                           "vs reference", "calibration error", "Brier"],
-                                [[m, fnum(preds.get(m, math.nan), 0), fpct(acc.get(m, math.nan)),
-                                  fpct(acc_avg.get(m, math.nan)), fpct(vs_ref.get(m, math.nan)),
-                                  fnum(cal.get(m, math.nan), 3), fnum(brier.get(m, math.nan), 3)] for m in models]))
+        sec.data["models"] = {
+            m: {
+                "accuracy_ratio": jnum(acc.get(m, math.nan)),
+                "accuracy_avg_ratio": jnum(acc_avg.get(m, math.nan)),
+                "calibration_error": jnum(cal.get(m, math.nan)),
+                "brier_score": jnum(brier.get(m, math.nan)),
+                "accuracy_vs_reference_ratio": jnum(vs_ref.get(m, math.nan)),
+                "predictions": jnum(preds.get(m, math.nan)),
+                "dataset_drift": bool(ds.get(m, 0) >= 1),
+            }
+            for m in models
+        }
+        sec.data["drifted_features"] = [
+            {
+                "model": k.split(",")[0],
+                "feature": k.split(",")[1],
+                "psi_max": jnum(psi_max.get(k, math.nan)),
+                "psi_end": jnum(psi_end.get(k, math.nan)),
+            }
+            for k in sorted(drifted)
+        ]
+        sec.figures += [
+            ("Models", str(len(models))),
+            ("Predictions", fnum(sum(v for v in preds.values() if math.isfinite(v)), 0)),
+            ("Drifted features", str(len(drifted))),
+            ("Models with dataset drift", str(sum(1 for m in models if ds.get(m, 0) >= 1))),
+        ]
+        sec.tables.append(
+            Table(
+                "Models",
+                [
+                    "model",
+                    "predictions",
+                    "accuracy (end)",
+                    "accuracy (avg)",
+                    "vs reference",
+                    "calibration error",
+                    "Brier",
+                ],
+                [
+                    [
+                        m,
+                        fnum(preds.get(m, math.nan), 0),
+                        fpct(acc.get(m, math.nan)),
+                        fpct(acc_avg.get(m, math.nan)),
+                        fpct(vs_ref.get(m, math.nan)),
+                        fnum(cal.get(m, math.nan), 3),
+                        fnum(brier.get(m, math.nan), 3),
+                    ]
+                    for m in models
+                ],
+            )
+        )
         if drifted:
-            sec.tables.append(Table("Drifted features", ["model", "feature", "PSI max", "PSI at end", "band"],
-                                    [[*k.split(","), fnum(psi_max.get(k, math.nan), 3), fnum(psi_end.get(k, math.nan), 3),
-                                      "major" if psi_max.get(k, 0) >= self.o.drift_psi_major else "below major"]
-                                     for k in sorted(drifted)]))
+            sec.tables.append(
+                Table(
+                    "Drifted features",
+                    ["model", "feature", "PSI max", "PSI at end", "band"],
+                    [
+                        [
+                            *k.split(","),
+                            fnum(psi_max.get(k, math.nan), 3),
+                            fnum(psi_end.get(k, math.nan), 3),
+                            "major" if psi_max.get(k, 0) >= self.o.drift_psi_major else "below major",
+                        ]
+                        for k in sorted(drifted)
+                    ],
+                )
+            )
         else:
             sec.notes.append("No feature drifted in this period.")
         if not models:
             sec.notes.append("No model data in this period.")
         sec.notes.extend(self.gap_words("model"))
-        accl = [Line(s.labels.get("model", ""), s, f"series{i}") for i, s in
-                enumerate(self.chart_series("max by (model) (tradewatch_model_accuracy_ratio)", "model"))]
-        call = [Line(s.labels.get("model", ""), s, f"series{i}") for i, s in
-                enumerate(self.chart_series("max by (model) (tradewatch_model_calibration_error)", "model"))]
+        accl = [
+            Line(s.labels.get("model", ""), s, f"series{i}")
+            for i, s in enumerate(
+                self.chart_series("max by (model) (tradewatch_model_accuracy_ratio)", "model")
+            )
+        ]
+        call = [
+            Line(s.labels.get("model", ""), s, f"series{i}")
+            for i, s in enumerate(
+                self.chart_series("max by (model) (tradewatch_model_calibration_error)", "model")
+            )
+        ]
         if accl or call:
-            sec.charts.append(Chart("model", "Model accuracy and calibration", "lines",
-                                    [Panel("accuracy", accl, percent=True), Panel("calibration error", call)],
-                                    gaps=self.coverage.get("model", [])))
+            sec.charts.append(
+                Chart(
+                    "model",
+                    "Model accuracy and calibration",
+                    "lines",
+                    [Panel("accuracy", accl, percent=True), Panel("calibration error", call)],
+                    gaps=self.coverage.get("model", []),
+                )
+            )
 
     def s_ai_spend(self, sec: Section) -> None:
         R = self.R
-        spend = self.by("ai_cost_usd", f"sum by (provider, model) (increase(tradewatch_ai_cost_usd_total[{R}]))",
-                        "provider", "model")
+        spend = self.by(
+            "ai_cost_usd",
+            f"sum by (provider, model) (increase(tradewatch_ai_cost_usd_total[{R}]))",
+            "provider",
+            "model",
+        )
         total = self.value("ai_cost_usd_total", f"sum(increase(tradewatch_ai_cost_usd_total[{R}]))")
         budget = self.value("ai_monthly_budget_usd", "max(tradewatch_ai_monthly_budget_usd)")
-        projected = self.value("ai_projected_monthly_cost_usd", "max(tradewatch_ai_projected_monthly_cost_usd)")
+        projected = self.value(
+            "ai_projected_monthly_cost_usd", "max(tradewatch_ai_projected_monthly_cost_usd)"
+        )
         calls = self.by("ai_calls", f"sum by (status) (increase(tradewatch_ai_calls_total[{R}]))", "status")
         tokens = self.by("ai_tokens", f"sum by (kind) (increase(tradewatch_ai_tokens_total[{R}]))", "kind")
         share = self.p.seconds / (30 * 86400)
         prorated = budget * share if math.isfinite(budget) else math.nan
-        sec.data.update(spend_usd=jnum(total), by_provider_model={k: jnum(v) for k, v in spend.items()},
-                        monthly_budget_usd=jnum(budget), budget_for_period_usd=jnum(prorated),
-                        budget_used_ratio=jnum(total / prorated if prorated else math.nan),
-                        projected_monthly_usd=jnum(projected), calls={k: jnum(v) for k, v in calls.items()},
-                        tokens={k: jnum(v) for k, v in tokens.items()})
-        sec.figures += [("Spend", f"${fnum(total)}"), ("Budget for the period (30-day month)", f"${fnum(prorated)}"),
-                        ("Budget used", fpct(total / prorated if prorated else math.nan)),
-                        ("Projected month", f"${fnum(projected)} of ${fnum(budget)}")]
+        sec.data.update(
+            spend_usd=jnum(total),
+            by_provider_model={k: jnum(v) for k, v in spend.items()},
+            monthly_budget_usd=jnum(budget),
+            budget_for_period_usd=jnum(prorated),
+            budget_used_ratio=jnum(total / prorated if prorated else math.nan),
+            projected_monthly_usd=jnum(projected),
+            calls={k: jnum(v) for k, v in calls.items()},
+            tokens={k: jnum(v) for k, v in tokens.items()},
+        )
+        sec.figures += [
+            ("Spend", f"${fnum(total)}"),
+            ("Budget for the period (30-day month)", f"${fnum(prorated)}"),
+            ("Budget used", fpct(total / prorated if prorated else math.nan)),
+            ("Projected month", f"${fnum(projected)} of ${fnum(budget)}"),
+        ]
         if math.isfinite(projected) and math.isfinite(budget) and projected > budget:
-            sec.notes.append(f"Projected monthly spend ${fnum(projected)} is over the ${fnum(budget)} budget.")
-        sec.tables.append(Table("Spend by provider and model", ["provider", "model", "spend (USD)"],
-                                [[*k.split(","), fnum(v, 4)] for k, v in sorted(spend.items(), key=lambda kv: -kv[1])]))
-        sec.tables.append(Table("Calls by status", ["status", "calls"], [[k, fnum(v, 0)] for k, v in sorted(calls.items())]))
+            sec.notes.append(
+                f"Projected monthly spend ${fnum(projected)} is over the ${fnum(budget)} budget."
+            )
+        sec.tables.append(
+            Table(
+                "Spend by provider and model",
+                ["provider", "model", "spend (USD)"],
+                [[*k.split(","), fnum(v, 4)] for k, v in sorted(spend.items(), key=lambda kv: -kv[1])],
+            )
+        )
+        sec.tables.append(
+            Table("Calls by status", ["status", "calls"], [[k, fnum(v, 0)] for k, v in sorted(calls.items())])
+        )
         step = int(self.p.chart_step)
         inc = self.chart_one(f"sum(increase(tradewatch_ai_cost_usd_total[{step}s]))", "model")
         cum = Series(inc.labels, inc.t, _cumsum_keep_gaps(inc.v))
-        ramp = Series({}, inc.t, (inc.t - self.p.start) / (30 * 86400) * budget if math.isfinite(budget)
-                      else np.full(inc.t.shape, np.nan))
-        sec.charts.append(Chart("ai_spend", "AI spend against budget", "lines",
-                                [Panel("USD", [Line("spend (cumulative)", cum, "spend"),
-                                               Line("budget (pro rata)", ramp, "budget", dashed=True)])],
-                                gaps=self.coverage.get("model", [])))
+        ramp = Series(
+            {},
+            inc.t,
+            (inc.t - self.p.start) / (30 * 86400) * budget
+            if math.isfinite(budget)
+            else np.full(inc.t.shape, np.nan),
+        )
+        sec.charts.append(
+            Chart(
+                "ai_spend",
+                "AI spend against budget",
+                "lines",
+                [
+                    Panel(
+                        "USD",
+                        [
+                            Line("spend (cumulative)", cum, "spend"),
+                            Line("budget (pro rata)", ramp, "budget", dashed=True),
+                        ],
+                    )
+                ],
+                gaps=self.coverage.get("model", []),
+            )
+        )
 
     def s_freshness(self, sec: Section) -> None:
         res = int(self.p.resolution)
-        md = self.intervals(f"max by (symbol) (max_over_time(tradewatch_market_data_age_seconds[{res}s]))",
-                            lambda v: v > self.o.stale_market_data, "symbol")
-        hb = self.intervals(f"max by (component) (max_over_time(tradewatch_heartbeat_age_seconds[{res}s]))",
-                            lambda v: v > self.o.stale_heartbeat, "component")
+        md = self.intervals(
+            f"max by (symbol) (max_over_time(tradewatch_market_data_age_seconds[{res}s]))",
+            lambda v: v > self.o.stale_market_data,
+            "symbol",
+        )
+        hb = self.intervals(
+            f"max by (component) (max_over_time(tradewatch_heartbeat_age_seconds[{res}s]))",
+            lambda v: v > self.o.stale_heartbeat,
+            "component",
+        )
         down = self.intervals(
-            f"max by (component) (max_over_time(tradewatch_heartbeat_status{{status=\"down\"}}[{res}s]))",
-            lambda v: v >= 1, "component")
-        md_gaps = self.by("market_data_gaps", f"sum by (symbol) (increase(tradewatch_market_data_gaps_total[{self.R}]))",
-                          "symbol")
+            f'max by (component) (max_over_time(tradewatch_heartbeat_status{{status="down"}}[{res}s]))',
+            lambda v: v >= 1,
+            "component",
+        )
+        md_gaps = self.by(
+            "market_data_gaps",
+            f"sum by (symbol) (increase(tradewatch_market_data_gaps_total[{self.R}]))",
+            "symbol",
+        )
         md_gaps = {k: v for k, v in md_gaps.items() if v >= 0.5}
         incidents = []
-        for kind, found in (("stale market data", md), ("stale heartbeat", hb), ("component reported down", down)):
+        for kind, found in (
+            ("stale market data", md),
+            ("stale heartbeat", hb),
+            ("component reported down", down),
+        ):
             for subject, spans in found.items():
                 incidents += [(kind, subject, x) for x in spans]
         for name, spans in self.coverage.items():
@@ -612,66 +981,125 @@ class Builder:
         incidents.sort(key=lambda i: i[2].start)
         sec.data["incidents"] = [{"kind": k, "subject": s, **_interval_json(x)} for k, s, x in incidents]
         sec.data["market_data_gaps"] = {k: jnum(v) for k, v in md_gaps.items()}
-        sec.data["thresholds_seconds"] = {"market_data": self.o.stale_market_data, "heartbeat": self.o.stale_heartbeat}
-        sec.figures += [("Incidents", str(len(incidents))),
-                        ("Time with stale market data", fdur(sum(x.seconds for v in md.values() for x in v))),
-                        ("Market data gaps", fnum(sum(md_gaps.values()), 0))]
+        sec.data["thresholds_seconds"] = {
+            "market_data": self.o.stale_market_data,
+            "heartbeat": self.o.stale_heartbeat,
+        }
+        sec.figures += [
+            ("Incidents", str(len(incidents))),
+            ("Time with stale market data", fdur(sum(x.seconds for v in md.values() for x in v))),
+            ("Market data gaps", fnum(sum(md_gaps.values()), 0)),
+        ]
         if incidents:
-            sec.tables.append(Table("Incidents", ["kind", "subject", "from", "to", "duration"],
-                                    [[k, s, self.p.when(x.start), self._until(x), fdur(x.seconds)]
-                                     for k, s, x in incidents]))
-            sec.notes += [f"{k.capitalize()} ({s}) from {self.p.span(x.start, x.end)} ({fdur(x.seconds)})."
-                          for k, s, x in incidents[:10]]
+            sec.tables.append(
+                Table(
+                    "Incidents",
+                    ["kind", "subject", "from", "to", "duration"],
+                    [[k, s, self.p.when(x.start), self._until(x), fdur(x.seconds)] for k, s, x in incidents],
+                )
+            )
+            sec.notes += [
+                f"{k.capitalize()} ({s}) from {self.p.span(x.start, x.end)} ({fdur(x.seconds)})."
+                for k, s, x in incidents[:10]
+            ]
         else:
             sec.notes.append("No data freshness incident in this period.")
         if md_gaps:
-            sec.tables.append(Table("Market data gaps", ["symbol", "gaps"],
-                                    [[k, fnum(v, 0)] for k, v in sorted(md_gaps.items())]))
+            sec.tables.append(
+                Table(
+                    "Market data gaps",
+                    ["symbol", "gaps"],
+                    [[k, fnum(v, 0)] for k, v in sorted(md_gaps.items())],
+                )
+            )
 
     def s_system(self, sec: Section) -> None:
         R, res = self.R, int(self.p.resolution)
-        comp = self.intervals(f"min by (component) (min_over_time(tradewatch_component_up[{res}s]))",
-                              lambda v: v < 1, "component")
-        probes = self.intervals(f"min by (probe) (min_over_time(tradewatch_probe_success[{res}s]))",
-                                lambda v: v < 1, "probe")
+        comp = self.intervals(
+            f"min by (component) (min_over_time(tradewatch_component_up[{res}s]))",
+            lambda v: v < 1,
+            "component",
+        )
+        probes = self.intervals(
+            f"min by (probe) (min_over_time(tradewatch_probe_success[{res}s]))", lambda v: v < 1, "probe"
+        )
         errors = self.by("exporter_errors", f"sum by (kind) (increase(tradewatch_errors_total[{R}]))", "kind")
         errors = {k: v for k, v in errors.items() if v >= 0.5}
         step = int(self.p.chart_step)
-        cpu = self.chart_one(f"1 - sum(rate(tradewatch_host_cpu_seconds_total{{mode=\"idle\"}}[{step}s])) / "
-                             "max(tradewatch_host_cpu_count)", "system")
-        mem = self.chart_one("1 - max(tradewatch_host_memory_available_bytes) / max(tradewatch_host_memory_total_bytes)",
-                             "system")
-        disk = self.by("filesystem_min_avail_ratio",
-                       f"min by (mountpoint) (min_over_time((tradewatch_host_filesystem_avail_bytes / "
-                       f"tradewatch_host_filesystem_size_bytes)[{R}:{res}s]))", "mountpoint")
+        cpu = self.chart_one(
+            f'1 - sum(rate(tradewatch_host_cpu_seconds_total{{mode="idle"}}[{step}s])) / '
+            "max(tradewatch_host_cpu_count)",
+            "system",
+        )
+        mem = self.chart_one(
+            "1 - max(tradewatch_host_memory_available_bytes) / max(tradewatch_host_memory_total_bytes)",
+            "system",
+        )
+        disk = self.by(
+            "filesystem_min_avail_ratio",
+            f"min by (mountpoint) (min_over_time((tradewatch_host_filesystem_avail_bytes / "
+            f"tradewatch_host_filesystem_size_bytes)[{R}:{res}s]))",
+            "mountpoint",
+        )
         cpu_max = float(np.nanmax(cpu.v)) if np.isfinite(cpu.v).any() else math.nan
         mem_max = float(np.nanmax(mem.v)) if np.isfinite(mem.v).any() else math.nan
-        sec.data.update(component_down={k: [_interval_json(x) for x in v] for k, v in comp.items()},
-                        probe_failed={k: [_interval_json(x) for x in v] for k, v in probes.items()},
-                        exporter_errors={k: jnum(v) for k, v in errors.items()},
-                        cpu_utilisation_max_ratio=jnum(cpu_max), memory_used_max_ratio=jnum(mem_max),
-                        filesystem_min_avail_ratio={k: jnum(v) for k, v in disk.items()},
-                        exporter_coverage={k: [_interval_json(x) for x in v] for k, v in self.coverage.items()})
-        sec.figures += [("Peak CPU", fpct(cpu_max)), ("Peak memory", fpct(mem_max)),
-                        ("Component outages", str(sum(len(v) for v in comp.values()))),
-                        ("Probe failures", str(sum(len(v) for v in probes.values()))),
-                        ("Exporter errors", fnum(sum(errors.values()), 0))]
-        rows = [[f"component {k} down", self.p.when(x.start), self._until(x), fdur(x.seconds)]
-                for k, v in sorted(comp.items()) for x in v]
-        rows += [[f"probe {k} failing", self.p.when(x.start), self._until(x), fdur(x.seconds)]
-                 for k, v in sorted(probes.items()) for x in v]
+        sec.data.update(
+            component_down={k: [_interval_json(x) for x in v] for k, v in comp.items()},
+            probe_failed={k: [_interval_json(x) for x in v] for k, v in probes.items()},
+            exporter_errors={k: jnum(v) for k, v in errors.items()},
+            cpu_utilisation_max_ratio=jnum(cpu_max),
+            memory_used_max_ratio=jnum(mem_max),
+            filesystem_min_avail_ratio={k: jnum(v) for k, v in disk.items()},
+            exporter_coverage={k: [_interval_json(x) for x in v] for k, v in self.coverage.items()},
+        )
+        sec.figures += [
+            ("Peak CPU", fpct(cpu_max)),
+            ("Peak memory", fpct(mem_max)),
+            ("Component outages", str(sum(len(v) for v in comp.values()))),
+            ("Probe failures", str(sum(len(v) for v in probes.values()))),
+            ("Exporter errors", fnum(sum(errors.values()), 0)),
+        ]
+        rows = [
+            [f"component {k} down", self.p.when(x.start), self._until(x), fdur(x.seconds)]
+            for k, v in sorted(comp.items())
+            for x in v
+        ]
+        rows += [
+            [f"probe {k} failing", self.p.when(x.start), self._until(x), fdur(x.seconds)]
+            for k, v in sorted(probes.items())
+            for x in v
+        ]
         if rows:
             sec.tables.append(Table("Outages", ["what", "from", "to", "duration"], rows))
         if disk:
-            sec.tables.append(Table("Filesystems", ["mountpoint", "lowest free share"],
-                                    [[k, fpct(v)] for k, v in sorted(disk.items())]))
+            sec.tables.append(
+                Table(
+                    "Filesystems",
+                    ["mountpoint", "lowest free share"],
+                    [[k, fpct(v)] for k, v in sorted(disk.items())],
+                )
+            )
         if errors:
-            sec.tables.append(Table("Exporter errors", ["kind", "errors"], [[k, fnum(v, 0)] for k, v in sorted(errors.items())]))
+            sec.tables.append(
+                Table(
+                    "Exporter errors",
+                    ["kind", "errors"],
+                    [[k, fnum(v, 0)] for k, v in sorted(errors.items())],
+                )
+            )
         sec.notes.extend(self.gap_words("system"))
-        sec.charts.append(Chart("system", "Host CPU and memory", "lines",
-                                [Panel("CPU", [Line("CPU busy", cpu, "cpu")], percent=True),
-                                 Panel("memory", [Line("memory used", mem, "memory")], percent=True)],
-                                gaps=self.coverage.get("system", [])))
+        sec.charts.append(
+            Chart(
+                "system",
+                "Host CPU and memory",
+                "lines",
+                [
+                    Panel("CPU", [Line("CPU busy", cpu, "cpu")], percent=True),
+                    Panel("memory", [Line("memory used", mem, "memory")], percent=True),
+                ],
+                gaps=self.coverage.get("system", []),
+            )
+        )
 
 
 def rejections_sorted(d: dict[str, float]) -> list[tuple[str, float]]:
@@ -687,8 +1115,13 @@ def _labels_text(labels: dict[str, str]) -> str:
 
 
 def _interval_json(x: Interval) -> dict[str, Any]:
-    return {"start": x.start, "end": x.end, "seconds": x.seconds, "began_before_period": x.open_start,
-            "ongoing_at_end": x.open_end}
+    return {
+        "start": x.start,
+        "end": x.end,
+        "seconds": x.seconds,
+        "began_before_period": x.open_start,
+        "ongoing_at_end": x.open_end,
+    }
 
 
 def _cumsum_keep_gaps(v: np.ndarray) -> np.ndarray:

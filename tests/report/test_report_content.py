@@ -1,0 +1,213 @@
+"""A daily report over a backfilled trading day served by a real Prometheus: numbers against direct
+PromQL and against the known facts of the generated day, every section, valid inline PNGs, gaps."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import struct
+
+import backfill
+import numpy as np
+import pytest
+import requests
+
+from tradewatch.report import render
+from tradewatch.report.period import resolve
+from tradewatch.report.query import Prometheus
+from tradewatch.report.sections import SECTION_TITLES, Options
+
+pytestmark = pytest.mark.e2e
+
+B = backfill.START  # period start, UTC midnight
+
+
+def promql(url: str, expr: str, at: float) -> float:
+    body = requests.get(url + "/api/v1/query", params={"query": expr, "time": at}, timeout=10).json()
+    result = body["data"]["result"]
+    assert body["status"] == "success", body
+    return float(result[0]["value"][1]) if result else math.nan
+
+
+@pytest.fixture(scope="module")
+def daily(backfilled):
+    period = resolve("daily", "2026-11-16", "UTC", chart_step=300, resolution=60)
+    prom = Prometheus(backfilled.url)
+    report = render.build(prom, period, Options(["trading", "model", "system"]), name="desk-daily")
+    return report, report.document()["sections"], backfilled
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_period_is_the_given_day(daily):
+    report, _, _ = daily
+    assert (report.period.start, report.period.end) == (B, B + 86400)
+    assert report.period.label() == "Mon 16 Nov 2026 00:00 to Tue 17 Nov 2026 00:00 UTC"
+
+
+def test_numbers_match_direct_promql(daily):
+    _report, s, bf = daily
+    url, end = bf.url, B + 86400
+    eq, ex = s["equity"]["data"], s["execution"]["data"]
+    assert eq["equity_start"] == pytest.approx(promql(url, 'tradewatch_trading_equity{account="main"}', B))
+    assert eq["equity_start"] == pytest.approx(bf.expected["equity_start"])
+    assert eq["equity_end"] == pytest.approx(promql(url, 'tradewatch_trading_equity{account="main"}', end))
+    assert eq["max_drawdown_ratio"] == pytest.approx(
+        promql(url, 'max_over_time(tradewatch_trading_drawdown_ratio{account="main"}[1d])', end)
+    )
+    assert eq["max_drawdown_ratio"] > 0.05  # the generated day breaches the 5 % limit
+    assert s["pnl"]["data"]["total"] == pytest.approx(eq["equity_end"] - eq["equity_start"])
+    buckets = s["pnl"]["data"]["buckets"]
+    assert len(buckets) == 24
+    assert sum(b["pnl"] for b in buckets) == pytest.approx(s["pnl"]["data"]["total"])
+    assert buckets[13]["pnl"] == pytest.approx(  # 13:00-14:00, the bad hour
+        promql(url, "sum(tradewatch_trading_equity)", B + 14 * 3600)
+        - promql(url, "sum(tradewatch_trading_equity)", B + 13 * 3600)
+    )
+    assert buckets[13]["pnl"] < -3000
+    assert ex["orders"]["submitted"] == pytest.approx(
+        promql(url, 'sum(increase(tradewatch_trading_orders_total{status="submitted"}[1d]))', end)
+    )
+    assert ex["orders"]["submitted"] > 1000
+    assert ex["fill_latency_seconds"]["p95"] == pytest.approx(
+        promql(
+            url,
+            "histogram_quantile(0.95, sum by (le) "
+            "(increase(tradewatch_trading_order_fill_latency_seconds_bucket[1d])))",
+            end,
+        )
+    )
+    assert ex["slippage_bps"]["mean"] == pytest.approx(
+        promql(
+            url,
+            "increase(tradewatch_trading_slippage_bps_sum[1d]) / "
+            "increase(tradewatch_trading_slippage_bps_count[1d])",
+            end,
+        )
+    )
+    perf = s["performance"]["data"]
+    assert perf["strategies"]["momentum"]["win_rate_ratio"] == pytest.approx(0.55)
+    assert perf["strategies"]["meanrev"]["profit_factor"] == pytest.approx(0.9)
+    assert perf["accounts"]["main"]["sharpe_ratio"] == pytest.approx(
+        promql(url, "tradewatch_trading_sharpe_ratio", end)
+    )
+    ai = s["ai_spend"]["data"]
+    assert ai["spend_usd"] == pytest.approx(
+        promql(url, "sum(increase(tradewatch_ai_cost_usd_total[1d]))", end)
+    )
+    assert ai["spend_usd"] == pytest.approx(0.7 * 24, rel=0.01)  # 0.5 + 0.2 USD per hour
+    assert ai["budget_for_period_usd"] == pytest.approx(10.0)  # 300 USD / 30 days
+    assert ai["budget_used_ratio"] == pytest.approx(ai["spend_usd"] / 10.0)
+
+
+def test_risk_events_and_their_durations(daily):
+    _, s, _ = daily
+    risk = s["risk"]["data"]
+    [kill] = risk["kill_switch_active"]
+    assert (kill["start"] - B, kill["end"] - B) == backfill.KILL
+    assert round(risk["kill_switch_activations"]["daily_loss"]) == 1
+    [opened] = risk["circuit_breaker_open"]["binance"]
+    assert (opened["start"] - B, opened["end"] - B) == backfill.BREAKER
+    assert round(risk["volatility_breaches"]["ETH-USD"]) == 3
+    assert risk["position_limit_breaches"] == ["ETH-USD"]
+    assert any("breached the limit" in n for n in s["pnl"]["notes"])
+
+
+def test_alerts_with_firing_intervals(daily):
+    _, s, _ = daily
+    fired = s["alerts"]["data"]["fired"]
+    got = sorted((a["alertname"], a["start"] - B, a["end"] - B) for a in fired)
+    want = sorted((labels["alertname"], a, b) for labels, a, b in backfill.ALERT_SPANS)
+    assert got == want  # pending ModelDrift is not an alert that fired
+    by_name = s["alerts"]["data"]["by_alertname"]
+    assert by_name["HighFillLatency"] == {"times_fired": 2, "firing_seconds": 55 * 60.0}
+    assert fired[0]["labels"]["severity"] == "critical"
+
+
+def test_model_freshness_and_system(daily):
+    _, s, _ = daily
+    model = s["model"]["data"]
+    assert [(d["model"], d["feature"]) for d in model["drifted_features"]] == [("direction-clf", "volume_z")]
+    assert model["drifted_features"][0]["psi_max"] == pytest.approx(0.31)
+    assert model["models"]["direction-clf"]["accuracy_ratio"] == pytest.approx(0.54, abs=1e-3)
+    incidents = {
+        (i["kind"], i["subject"]): (i["start"] - B, i["end"] - B) for i in s["freshness"]["data"]["incidents"]
+    }
+    assert incidents[("stale market data", "ETH-USD")] == backfill.STALE_ETH
+    assert incidents[("no data from exporter", "trading")] == backfill.TRADING_GAP
+    assert round(s["freshness"]["data"]["market_data_gaps"]["ETH-USD"]) == 2
+    [down] = s["system"]["data"]["component_down"]["strategy-engine"]
+    assert (down["start"] - B, down["end"] - B) == backfill.COMPONENT_DOWN
+    assert s["system"]["data"]["cpu_utilisation_max_ratio"] == pytest.approx(0.3, abs=0.01)
+    assert round(s["system"]["data"]["exporter_errors"]["ingest"]) == 2
+
+
+def test_gap_is_a_gap_in_words_and_in_the_chart(daily):
+    report, s, _ = daily
+    [gap] = s["coverage"]["data"]["trading"]["gaps"]
+    assert (gap["start"] - B, gap["end"] - B) == backfill.TRADING_GAP
+    assert s["coverage"]["data"]["model"]["gaps"] == [] and s["coverage"]["data"]["system"]["gaps"] == []
+    words = "No data from the trading exporter from 02:10 to 02:40 UTC (30 min)."
+    assert words in s["coverage"]["notes"] and words in s["equity"]["notes"]
+    assert words in report.html()
+    equity = next(sec for sec in report.sections if sec.id == "equity")
+    line = equity.charts[0].panels[0].lines[0].series
+    inside = (line.t > B + backfill.TRADING_GAP[0]) & (line.t < B + backfill.TRADING_GAP[1])
+    assert inside.sum() >= 5 and np.isnan(line.v[inside]).all()
+    assert np.isfinite(line.v[~inside]).all()  # only the gap is missing ...
+    assert (line.v[np.isfinite(line.v)] > 90_000).all()  # ... and nothing was drawn as zero
+    assert equity.charts[0].gaps[0].start == B + backfill.TRADING_GAP[0]
+
+
+def test_html_has_every_section_and_valid_inline_pngs(daily):
+    report, s, _ = daily
+    page = report.html()
+    for sid, title in SECTION_TITLES.items():
+        assert f'<section id="{sid}"><h2>' in page, sid
+        assert s[sid]["error"] is None, (sid, s[sid]["error"])
+        assert title.replace("&", "&amp;") in page
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]+)"', page)
+    names = [c for sec in s.values() for c in sec["charts"]]
+    assert len(images) == len(names) == len(report.images) >= 8
+    for b64, alt in images:
+        width, height = png_size(base64.b64decode(b64, validate=True))
+        assert 700 <= width <= 1200 and 200 <= height <= 1200, (alt, width, height)
+        assert "Mon 16 Nov 2026 00:00 to Tue 17 Nov 2026 00:00 UTC" in alt
+    assert "cid:" not in page
+
+
+def test_written_files(daily, tmp_path):
+    report, s, _ = daily
+    paths = report.write(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"report.html", "report.json", "equity_drawdown.png", "pnl.png", "alerts.png"} <= names
+    import json
+
+    doc = json.loads(paths["json"].read_text())
+    assert doc["period"]["timezone"] == "UTC" and doc["kind"] == "daily"
+    assert doc["sections"]["pnl"]["data"]["total"] == pytest.approx(s["pnl"]["data"]["total"])
+    assert "increase(tradewatch_trading_orders_total" in doc["queries"]["orders"]
+    for name in doc["sections"]["equity"]["charts"]:
+        png_size((tmp_path / name).read_bytes())
+
+
+def test_weekly_report_names_the_days_without_data(backfilled):
+    period = resolve("weekly", "2026-11-16", "Europe/London", chart_step=1800, resolution=60)
+    report = render.build(
+        Prometheus(backfilled.url), period, Options(["trading", "model", "system"]), name="weekly"
+    )
+    s = report.document()["sections"]
+    # Data exists only for Monday 16 Nov (plus its lead hour): the six days before are one gap.
+    first = s["coverage"]["data"]["model"]["gaps"][0]
+    assert first["began_before_period"] and first["end"] == pytest.approx(B - backfill.LEAD, abs=60)
+    assert "No data from the model exporter from Tue 10 Nov 00:00 to Sun 15 Nov 23:00 GMT" in " ".join(
+        s["coverage"]["notes"]
+    )
+    assert len(s["pnl"]["data"]["buckets"]) == 7
+    assert sum(1 for b in s["pnl"]["data"]["buckets"] if b["pnl"] is None) == 6  # no data is not zero
+    assert s["alerts"]["data"]["by_alertname"]["HighFillLatency"]["times_fired"] == 2
