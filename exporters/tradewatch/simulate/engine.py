@@ -683,7 +683,7 @@ class Simulator:
             "service": EXCHANGE_SERVICE, "state": state, "reason": reason}))
         level = "error" if state == "open" else "info"
         self._note(level, f"circuit breaker {state.replace('_', '-')} for {EXCHANGE_SERVICE}",
-                   service=EXCHANGE_SERVICE, state=state, reason=reason)
+                   breaker_service=EXCHANGE_SERVICE, state=state, reason=reason)
 
     def _breaker_tick(self, p: float, s: float, out: list[dict[str, Any]]) -> None:
         breaker = self._breaker
