@@ -227,7 +227,8 @@ def test_model_drift_signature() -> None:
         return statistics.mean(r["features"][key] if key in r["features"] else r[key] for r in rows)
 
     def accuracy(rows: list[dict[str, Any]]) -> float:
-        joined = [r["predicted"] == outcomes[r["prediction_id"]] for r in rows if r["prediction_id"] in outcomes]
+        joined = [r["predicted"] == outcomes[r["prediction_id"]]
+                  for r in rows if r["prediction_id"] in outcomes]
         assert len(joined) > 80
         return sum(joined) / len(joined)
 
