@@ -399,7 +399,11 @@ def load(
                 sources[setting.key] = origin
             except Invalid as exc:
                 shown = "***" if setting.secret else repr(value)
-                problems.append(f"{setting.key} (from {origin}, value {shown}): {exc}")
+                reason = str(exc)
+                if setting.secret and str(value):
+                    # parsers echo the value they reject ("got '...'"): keep a secret out of it
+                    reason = reason.replace(repr(value), "***").replace(str(value), "***")
+                problems.append(f"{setting.key} (from {origin}, value {shown}): {reason}")
         elif setting.required:
             problems.append(f"{setting.key}: required; set it in the config file or {setting.env}")
         else:
