@@ -8,7 +8,11 @@ file through the service's bind mounts.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -262,3 +266,58 @@ def test_alloy_pushes_to_the_loki_service(compose: dict) -> None:
     assert alloy["environment"]["TRADEWATCH_COMPOSE_PROJECT"] == compose["name"]
     config_path = alloy["command"][-1]
     assert host_path_for(compose, "alloy", config_path) == (ROOT / "loki" / "config.alloy").resolve()
+
+
+# ------------------------------------------------------------------ the exporters' own settings
+
+EXPORTER_COMMANDS = ("system-exporter", "trading-exporter", "model-exporter")
+
+
+def _tradewatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWATCH_")}
+    return subprocess.run([sys.executable, "-m", "tradewatch", *args], capture_output=True, text=True,
+                          timeout=60, env={**clean, **(env or {})})
+
+
+@pytest.mark.parametrize("name", EXPORTER_COMMANDS)
+def test_exporter_environment_names_real_settings(compose: dict, name: str) -> None:
+    service = compose["services"][name]
+    assert service["command"][0] == name
+    documented = set(re.findall(r"`(TRADEWATCH_[A-Z0-9_]+)`", _tradewatch(name, "--print-settings").stdout))
+    assert documented, "no settings printed"
+    unknown = {key for key in service["environment"] if key.startswith("TRADEWATCH_")} - documented
+    assert unknown == set(), f"{name}: {sorted(unknown)} are not settings of the exporter"
+
+
+@pytest.mark.parametrize("name", EXPORTER_COMMANDS)
+def test_exporter_accepts_the_compose_configuration(compose: dict, name: str, tmp_path: Path) -> None:
+    env = {k: str(v) for k, v in compose["services"][name]["environment"].items()}
+    # Paths inside the container are not writable here; the values are what matters.
+    for key, value in env.items():
+        if value.startswith("/var/lib/tradewatch"):
+            env[key] = str(tmp_path / value.lstrip("/"))
+    result = _tradewatch(name, "--check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["http.listen_address"] == "0.0.0.0"
+    assert loaded["http.port"] in container_port(compose["services"][name])
+
+
+def test_simulator_environment_names_what_simulate_reads(compose: dict) -> None:
+    service = compose["services"]["simulator"]
+    assert service["command"][0] == "simulate"
+    help_text = _tradewatch("simulate", "--help").stdout
+    for key in service["environment"]:
+        assert key in help_text, f"simulate --help does not mention {key}"
+    for key in ("TRADEWATCH_TRADING_URL", "TRADEWATCH_MODEL_URL"):
+        url = urlsplit(service["environment"][key])
+        _assert_service_port(compose, url.hostname, url.port, key)
+    spool = service["environment"]["TRADEWATCH_SPOOL_DIR"]
+    assert spool.startswith("/tmp/"), "the root filesystem is read-only: the spool must be on the tmpfs"
+
+
+def test_simulator_healthcheck_tracks_the_spool(compose: dict, tmp_path: Path) -> None:
+    code = compose["services"]["simulator"]["healthcheck"]["test"][-1].replace("/tmp/spool", str(tmp_path))
+    assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+    (tmp_path / "run-1.jsonl").write_bytes(b"x" * 2_000_000)
+    assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode != 0
