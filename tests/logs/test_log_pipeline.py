@@ -162,16 +162,25 @@ def process_logs(tmp_path_factory) -> dict[str, list[str]]:
     for name in EXPORTERS:
         process_env = dict(env, TRADEWATCH_JOURNAL_PATH=str(home / f"{name}-journal"))
         processes.append(_Process(name, [name, "--port", "0", "--listen-address", "127.0.0.1"], process_env))
+    ports = {}
     try:
         for process in processes:
             listening = json.loads(process.wait_for("exporter listening"))
-            port = listening["port"]
+            port = ports[process.name] = listening["port"]
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
             if process.name != "system-exporter":
                 now = datetime.now(UTC).isoformat()
                 good = {"type": "heartbeat", "ts": now, "event_id": f"{process.name}-1", "component": "bot",
                         "status": "healthy"}
                 _post(port, b"\n".join([json.dumps(good).encode(), b"{not json", b'{"type": "bogus"}']))
+        # The demo trading system, as compose runs it, sending to the exporters above for a moment.
+        simulator = _Process("simulator", [
+            "simulate", "--log-level", "debug", "--duration", "3", "--warmup", "1", "--rate", "4",
+            "--trading-url", f"http://127.0.0.1:{ports['trading-exporter']}",
+            "--model-url", f"http://127.0.0.1:{ports['model-exporter']}", "--spool-dir", str(home / "spool"),
+        ], env)
+        simulator.proc.wait(timeout=60)
+        processes.append(simulator)
     finally:
         logs = {process.name: process.stop() for process in processes}
     logs["_started"] = [started.isoformat()]
@@ -195,6 +204,14 @@ def test_every_exporter_line_is_json_and_fully_mapped(pipeline: Pipeline, proces
         assert "exporter listening" in events and "exporter stopped" in events
 
 
+def test_simulator_logs_map_like_the_exporters(pipeline: Pipeline, process_logs: dict) -> None:
+    lines = [line for line in process_logs["simulator"] if line.strip()]
+    assert lines, "the simulator logged nothing"
+    entries = [pipeline.apply(line) for line in lines]
+    assert check_entries(entries, processes=1) == [], lines[:3]
+    assert {e.labels["service"] for e in entries} == {"simulator"}
+
+
 def test_rejected_input_is_logged_as_warning(pipeline: Pipeline, process_logs: dict) -> None:
     for name in ("trading-exporter", "model-exporter"):
         entries = [pipeline.apply(line) for line in process_logs[name] if line.strip()]
@@ -202,9 +219,10 @@ def test_rejected_input_is_logged_as_warning(pipeline: Pipeline, process_logs: d
 
 
 def test_streams_stay_few_across_all_exporters(pipeline: Pipeline, process_logs: dict) -> None:
-    entries = [pipeline.apply(line) for name in EXPORTERS for line in process_logs[name] if line.strip()]
+    names = (*EXPORTERS, "simulator")
+    entries = [pipeline.apply(line) for name in names for line in process_logs[name] if line.strip()]
     streams = {tuple(sorted(e.labels.items())) for e in entries}
-    assert len(streams) <= len(EXPORTERS) * len(LEVELS)
+    assert len(streams) <= len(names) * len(LEVELS)
     assert {s for stream in streams for s, _ in stream} == ALLOWED_LABELS
 
 
