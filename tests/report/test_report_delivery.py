@@ -12,8 +12,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from report_helpers import free_port
 
-from conftest import free_port
 from tradewatch.core import logging as twlog
 from tradewatch.report import mailer, render
 from tradewatch.report.period import resolve
