@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from tradewatch.client.events import MODEL_TYPES, EventHelpers
-from tradewatch.client.sender import Channel, ClientStats
+from tradewatch.client.sender import Channel, ClientStats, SendOptions
 
 DEFAULT_TRADING_URL = "http://127.0.0.1:9812"
 DEFAULT_MODEL_URL = "http://127.0.0.1:9813"
@@ -50,19 +50,17 @@ class TradeWatchClient(EventHelpers):
     ):
         self.defaults = {k: v for k, v in {"strategy": strategy, "account": account, "venue": venue}.items()
                          if v is not None}
-        common: dict[str, Any] = {"batch_size": batch_size, "flush_interval": flush_interval,
-                                  "max_queue": max_queue, "max_retries": max_retries,
-                                  "backoff_base": backoff_base, "backoff_max": backoff_max,
-                                  "timeout": timeout}
+        options = SendOptions(batch_size, flush_interval, max_queue, max_retries, backoff_base, backoff_max,
+                              timeout)
         spool = Path(spool_dir) if spool_dir is not None else None
         self._channels: dict[str, Channel] = {}
-        self._channels["trading"] = Channel("trading", url, token=token,
-                                            spool_dir=str(spool / "trading") if spool else None, **common)
+        self._channels["trading"] = Channel("trading", url, options, token=token,
+                                            spool_dir=str(spool / "trading") if spool else None)
         if model_url:
             try:
                 self._channels["model"] = Channel(
-                    "model", model_url, token=model_token if model_token is not None else token,
-                    spool_dir=str(spool / "model") if spool else None, **common)
+                    "model", model_url, options, token=model_token if model_token is not None else token,
+                    spool_dir=str(spool / "model") if spool else None)
             except Exception:
                 self._channels["trading"].close(0)
                 raise

@@ -77,34 +77,33 @@ class _Outcome:
     SPLIT = 2  # too large for the exporter: send it in halves
 
 
+@dataclass(frozen=True)
+class SendOptions:
+    """How a destination batches and retries (TradeWatchClient's keyword arguments)."""
+
+    batch_size: int = 500
+    flush_interval: float = 0.5
+    max_queue: int = 10_000
+    max_retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    timeout: float = 10.0
+
+
 class Channel:
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        *,
-        token: str | None = None,
-        spool_dir: str | None = None,
-        batch_size: int = 500,
-        flush_interval: float = 0.5,
-        max_queue: int = 10_000,
-        max_retries: int = 3,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        timeout: float = 10.0,
-        session: requests.Session | None = None,
-    ):
-        if batch_size < 1 or max_queue < batch_size:
+    def __init__(self, name: str, url: str, options: SendOptions, *, token: str | None = None,
+                 spool_dir: str | None = None, session: requests.Session | None = None):
+        if options.batch_size < 1 or options.max_queue < options.batch_size:
             raise ValueError("batch_size must be >= 1 and max_queue >= batch_size")
         self.name = name
         self.url = url.rstrip("/") + "/v1/events" if not url.rstrip("/").endswith("/v1/events") else url
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
-        self.max_queue = max_queue
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.timeout = (min(3.05, timeout), timeout)
+        self.batch_size = options.batch_size
+        self.flush_interval = options.flush_interval
+        self.max_queue = options.max_queue
+        self.max_retries = options.max_retries
+        self.backoff_base = options.backoff_base
+        self.backoff_max = options.backoff_max
+        self.timeout = (min(3.05, options.timeout), options.timeout)
         self._session = session or requests.Session()
         self._session.headers["Content-Type"] = "application/json"
         self._session.headers["User-Agent"] = "tradewatch-client"
@@ -120,7 +119,7 @@ class Channel:
         self._flush_target = 0
         self._replay_failures = 0
         self._next_replay = 0.0
-        self._replay_chunk = batch_size
+        self._replay_chunk = options.batch_size
         self._rng = random.Random()
         # counters (mutated under _cond, or by the sender thread alone for its own fields)
         self._c: Counter[str] = Counter()

@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--token", default=None,
                         help="bearer token for both exporters (prefer env TRADEWATCH_TOKEN or --token-file)")
     parser.add_argument("--token-file", default=env("TRADEWATCH_TOKEN_FILE"), metavar="FILE",
-                        help="file holding the bearer token (env TRADEWATCH_TOKEN_FILE)")
+                        help="file holding the bearer token (env TRADEWATCH_TOKEN_FILE; falls back to "
+                        "the exporters' TRADEWATCH_INGEST_TOKEN_FILE / TRADEWATCH_INGEST_TOKEN)")
     parser.add_argument("--spool-dir", default=env("TRADEWATCH_SPOOL_DIR"), metavar="DIR",
                         help="client spool for events the exporters could not take "
                         "(env TRADEWATCH_SPOOL_DIR)")
@@ -75,6 +76,17 @@ def _start(value: str | None) -> float | None:
         return float(value)
     except ValueError:
         return datetime.fromisoformat(value).timestamp()
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """--token, TRADEWATCH_TOKEN, --token-file / TRADEWATCH_TOKEN_FILE, then the exporters' own
+    TRADEWATCH_INGEST_TOKEN(_FILE), so one environment can configure both sides."""
+    env = os.environ
+    token = args.token or env.get("TRADEWATCH_TOKEN") or ""
+    path = args.token_file or (None if token else env.get("TRADEWATCH_INGEST_TOKEN_FILE"))
+    if not token and path:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    return token or env.get("TRADEWATCH_INGEST_TOKEN") or None
 
 
 class _Journals:
@@ -114,9 +126,7 @@ def run(args: argparse.Namespace) -> int:
     # Logs go to stderr when events go to stdout.
     core_logging.setup("simulator", args.log_level, stream=sys.stderr.buffer if args.stdout else None)
     log = core_logging.get_logger("tradewatch.simulate")
-    token = args.token or os.environ.get("TRADEWATCH_TOKEN") or None
-    if not token and args.token_file:
-        token = Path(args.token_file).read_text().strip() or None
+    token = _token(args)
     stale = tuple(s.strip() for s in args.stale_symbols.split(",") if s.strip())
     try:
         sim = Simulator(
