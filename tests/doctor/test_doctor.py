@@ -1,0 +1,191 @@
+"""`tradewatch doctor` against real processes: the native dev stack (Prometheus, Alertmanager, the
+three exporters, the local Slack and SMTP receivers) on free loopback ports.
+
+Grafana, Loki and Alloy do not run here; their endpoints are pointed at closed ports, which is what
+`make dev` looks like (ABSENT), and with --mode compose what a broken compose stack looks like (FAIL).
+Their answer-parsing is exercised against small stand-ins at the end of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tradewatch.devstack.procs import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _closed_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    from tradewatch.devstack.testing import live_stack
+
+    with live_stack(scenarios=(), warmup_seconds=0) as running:
+        now = datetime.now(UTC).isoformat()
+        running.post_events("trading", [{"type": "heartbeat", "ts": now, "event_id": "doctor-hb-1",
+                                         "component": "bot", "status": "healthy"}])
+        ai_call = {"type": "ai_call", "ts": now, "event_id": "doctor-ai-1", "provider": "openai",
+                   "model": "gpt-4o-mini", "prompt_tokens": 10, "completion_tokens": 2,
+                   "latency_seconds": 0.2, "status": "ok"}
+        running.post_events("model", [ai_call])
+        running.wait_for("tradewatch_last_event_timestamp_seconds", timeout=30)
+        running.wait_for("prometheus_rule_group_last_evaluation_timestamp_seconds > 0", timeout=30)
+        time.sleep(2)  # one more evaluation round, so no rule is left "unknown"
+        yield running
+
+
+def _args(stack, *extra: str) -> list[str]:
+    return [
+        "doctor", "--env-file", "/nonexistent/.env",
+        "--prometheus-url", stack.prometheus_url, "--alertmanager-url", stack.alertmanager_url,
+        "--system-exporter-url", stack.exporter_url("system"),
+        "--trading-exporter-url", stack.exporter_url("trading"),
+        "--model-exporter-url", stack.exporter_url("model"),
+        "--smtp", stack.mail.smarthost,
+        "--grafana-url", _closed_url(), "--loki-url", _closed_url(), "--alloy-url", _closed_url(),
+        *extra,
+    ]
+
+
+def doctor(stack, *extra: str) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWATCH_", "GRAFANA_"))}
+    env.pop("NO_COLOR", None)
+    result = subprocess.run([sys.executable, "-m", "tradewatch", *_args(stack, *extra)], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert not result.stderr.strip() or "Traceback" not in result.stderr, result.stderr
+    return result.returncode, result.stdout
+
+
+def doctor_json(stack, *extra: str) -> tuple[int, dict]:
+    code, out = doctor(stack, "--json", *extra)
+    return code, json.loads(out)
+
+
+def by_key(report: dict) -> dict[tuple[str, str], dict]:
+    return {(c["component"], c["name"]): c for c in report["checks"]}
+
+
+def test_healthy_dev_stack_passes_with_grafana_and_loki_absent(stack) -> None:
+    code, report = doctor_json(stack)
+    checks = by_key(report)
+    assert code == 0, [c for c in report["checks"] if c["status"] == "fail"]
+    assert report["mode"] == "dev" and report["mode_detected"] is True and report["ok"] is True
+    for component in ("grafana", "loki", "alloy"):
+        assert checks[(component, "ready")]["status"] == "absent"
+    assert checks[("grafana", "datasources")]["status"] == "absent"
+    assert checks[("loki", "logs")]["status"] == "absent"
+    for component in ("prometheus", "alertmanager", "system-exporter", "trading-exporter", "model-exporter"):
+        assert checks[(component, "ready")]["status"] == "ok", checks[(component, "ready")]
+    assert checks[("prometheus", "targets")]["status"] == "ok"
+    assert "system-exporter" in checks[("prometheus", "targets")]["summary"]
+    assert checks[("prometheus", "rules")]["status"] == "ok", checks[("prometheus", "rules")]
+    assert checks[("alertmanager", "config")]["status"] == "ok"
+    assert checks[("alertmanager", "slack")]["status"] == "ok"  # the dev stack's local Slack stand-in
+    assert checks[("mail", "smtp")]["status"] == "ok"
+    assert checks[("events", "trading")]["status"] == "ok"
+    assert checks[("events", "model")]["status"] == "ok"
+    assert report["counts"]["fail"] == 0
+
+
+def test_text_report_without_a_terminal_has_no_colour(stack) -> None:
+    code, out = doctor(stack)
+    assert code == 0
+    assert "\033[" not in out
+    assert out.startswith("TradeWatch doctor: make dev stack (detected)")
+    assert "ABSENT  ready" in out and "healthy" in out.splitlines()[-1]
+
+
+def test_color_flag_colours_the_report(stack) -> None:
+    code, out = doctor(stack, "--color")
+    assert code == 0
+    assert "\033[32mOK" in out and "\033[36mABSENT" in out
+
+
+def test_compose_mode_counts_missing_grafana_and_loki_as_failures(stack) -> None:
+    code, report = doctor_json(stack, "--mode", "compose")
+    checks = by_key(report)
+    assert code == 1 and report["mode_detected"] is False
+    for component in ("grafana", "loki", "alloy"):
+        check = checks[(component, "ready")]
+        assert check["status"] == "fail" and f"docker compose logs --tail=50 {component}" in check["advice"]
+    assert checks[("grafana", "datasources")]["status"] == "skip"
+
+
+def test_stale_events_fail_with_what_to_start(stack) -> None:
+    time.sleep(1.5)
+    code, report = doctor_json(stack, "--max-event-age", "1")
+    trading = by_key(report)[("events", "trading")]
+    assert code == 1
+    assert trading["status"] == "fail" and "last event" in trading["summary"]
+    assert "simulator" in trading["advice"]
+    assert by_key(report)[("events", "model")]["status"] == "warn", "model events are optional"
+
+
+def test_unreachable_mail_catcher_fails(stack) -> None:
+    code, report = doctor_json(stack, "--smtp", f"127.0.0.1:{free_port()}")
+    smtp = by_key(report)[("mail", "smtp")]
+    assert code == 1 and smtp["status"] == "fail" and "e-mail alerts cannot be delivered" in smtp["advice"]
+
+
+def test_stopped_exporter_fails_with_advice_and_a_down_target(stack) -> None:
+    stack.stop_exporter("model")
+    try:
+        deadline = time.monotonic() + 20
+        while stack.targets_up().get("model-exporter", True) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        code, report = doctor_json(stack)
+        checks = by_key(report)
+        assert code == 1 and report["ok"] is False
+        ready = checks[("model-exporter", "ready")]
+        assert ready["status"] == "fail" and "not reachable" in ready["summary"]
+        assert "make dev" in ready["advice"]
+        targets = checks[("prometheus", "targets")]
+        assert targets["status"] == "fail"
+        assert any(d.startswith("model-exporter ") for d in targets["details"]), targets["details"]
+        assert checks[("trading-exporter", "ready")]["status"] == "ok", "one outage is one failure"
+        _, text = doctor(stack)
+        assert "FAIL    ready          not reachable" in text and "fix:" in text
+        assert "problems found" in text.splitlines()[-1]
+    finally:
+        stack.start_exporter("model")
+
+
+def test_nothing_running_says_so() -> None:
+    argv = [sys.executable, "-m", "tradewatch", "doctor", "--json", "--env-file", "/nonexistent",
+            "--smtp", f"127.0.0.1:{free_port()}"]
+    for service in ("prometheus", "alertmanager", "system-exporter", "trading-exporter", "model-exporter",
+                    "grafana", "loki", "alloy"):
+        argv += [f"--{service}-url", _closed_url()]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["nothing_answers"] is True
+    statuses = {c["status"] for c in report["checks"]}
+    assert statuses <= {"fail", "absent", "skip"}
+
+
+# ------------------------------------------------------------------ addresses from .env
+
+def test_ports_come_from_the_env_file(tmp_path: Path) -> None:
+    from tradewatch.doctor.command import default_endpoints, read_env_file
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("TRADEWATCH_BIND_ADDRESS=0.0.0.0\nPROMETHEUS_PORT=19090\nGRAFANA_PORT='13000'\n"
+                        "MAILPIT_SMTP_PORT=2525\n# LOKI_PORT=1\n")
+    endpoints = default_endpoints(read_env_file(env_file), {"TRADEWATCH_DOCTOR_LOKI_URL": "http://logs:3100"})
+    assert endpoints.prometheus == "http://127.0.0.1:19090"  # 0.0.0.0 is reached on loopback
+    assert endpoints.grafana == "http://127.0.0.1:13000"
+    assert endpoints.loki == "http://logs:3100"
+    assert endpoints.smtp == "127.0.0.1:2525"
+    assert endpoints.trading_exporter == "http://127.0.0.1:9812"
+    assert read_env_file(tmp_path / "missing") == {}
