@@ -21,7 +21,7 @@ def status_server(statuses: dict[str, int]) -> Iterator[http.server.ThreadingHTT
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         yield server
     finally:
