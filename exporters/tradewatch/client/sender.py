@@ -147,12 +147,16 @@ class Channel:
                 return
             if self._spool is not None:
                 items = [*buffer, (seq, line)]
-                buffer.clear()
-                self._spool.append(items)
-                self._c["spooled"] += len(items)
-                self._c["overflowed"] += 1
-                self._cond.notify()  # the sender fsyncs
-                return
+                try:
+                    self._spool.append(items)
+                except OSError as exc:  # disk full or gone: lose this one event, loudly, not the buffer
+                    self._last_error = f"spool write failed: {exc}"
+                else:
+                    buffer.clear()
+                    self._c["spooled"] += len(items)
+                    self._c["overflowed"] += 1
+                    self._cond.notify()  # the sender fsyncs
+                    return
             self._c["dropped"] += 1
             self._settled += 1
             dropped = self._c["dropped"]
@@ -229,10 +233,8 @@ class Channel:
             closing = self._closing
             take = len(self._buffer) if closing else min(self.batch_size, len(self._buffer))
             batch = [self._buffer.popleft() for _ in range(take)]
-            if batch and spool is not None and (closing or not spool.empty):
-                spool.append(batch)  # keep emit order: behind what is already on disk
-                self._c["spooled"] += len(batch)
-                batch = []
+            if batch and spool is not None and (closing or not spool.empty) and self._to_spool(batch):
+                batch = []  # kept in emit order, behind what is already on disk
             fds = spool.dirty_fds() if spool is not None else []
         if fds:
             fsync_all(fds)
@@ -244,6 +246,18 @@ class Channel:
             self._deliver(batch)
         if spool is not None and not spool.empty and time.monotonic() >= self._next_replay:
             self._replay_once()
+        return True
+
+    def _to_spool(self, batch: list[tuple[int, bytes]]) -> bool:
+        """Append under the lock; on a disk error keep the batch in memory and say so."""
+        try:
+            self._spool.append(batch)  # type: ignore[union-attr]
+        except OSError as exc:
+            self._last_error = f"spool write failed: {exc}"
+            log.error("cannot write the client spool; keeping events in memory", channel=self.name,
+                      error=str(exc), events=len(batch))
+            return False
+        self._c["spooled"] += len(batch)
         return True
 
     def _finish(self, batch: list[tuple[int, bytes]]) -> bool:
@@ -280,13 +294,17 @@ class Channel:
             attempt += 1
             if self._spool is not None and (attempt > self.max_retries or self._closing):
                 with self._cond:
-                    self._spool.append(batch)
-                    self._c["spooled"] += len(batch)
-                    self._replay_failures = 1
-                    self._next_replay = time.monotonic() + self._backoff(1)
-                log.warning("exporter unreachable; events spooled to disk", channel=self.name,
-                            events=len(batch), error=self._last_error)
-                return
+                    spooled = self._to_spool(batch)
+                    if spooled:
+                        self._replay_failures = 1
+                        self._next_replay = time.monotonic() + self._backoff(1)
+                if spooled:
+                    log.warning("exporter unreachable; events spooled to disk", channel=self.name,
+                                events=len(batch), error=self._last_error)
+                    return
+                if self._closing:
+                    self._drop(batch)
+                    return
             if self._spool is None and self._closing:
                 self._drop(batch)
                 return
