@@ -145,7 +145,10 @@ def fold(events: list[dict[str, Any]], config: Any = None) -> Any:
 
     state = TradingState(config)
     for raw in events:
-        state.apply(validate_trading_event(dict(raw)))
+        event = validate_trading_event(dict(raw))
+        if "received_at" in raw:  # stamped by the ingestor in real life
+            event["received_at"] = raw["received_at"]
+        state.apply(event)
     return state
 
 
