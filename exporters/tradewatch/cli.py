@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "tradewatch.simulate.command",
     "tradewatch.doctor.command",
     "tradewatch.report.command",
+    "tradewatch.devstack.command",
     "tradewatch.dashboards.command",
 ]
 

@@ -255,6 +255,7 @@ class NativeAlertmanager:
     location: str | None = None      # quiet-hours time zone override
     quiet_hours: list[dict[str, Any]] | None = None   # replaces the quiet-hours time ranges
     fast: bool = False               # test timings: group_wait 1 s, group_interval 2 s
+    smtp_from: str | None = None     # tells instances apart when several share one mail catcher
 
 
 def render_alertmanager_native(opts: NativeAlertmanager, repo: Path = REPO) -> dict[str, Any]:
@@ -268,6 +269,8 @@ def render_alertmanager_native(opts: NativeAlertmanager, repo: Path = REPO) -> d
     if opts.smtp_smarthost:
         doc["global"]["smtp_smarthost"] = opts.smtp_smarthost
         doc["global"]["smtp_require_tls"] = False
+    if opts.smtp_from:
+        doc["global"]["smtp_from"] = opts.smtp_from
     doc["templates"] = [f"{opts.templates_dir}/*.tmpl"]
     for interval in doc.get("time_intervals", []):
         for ti in interval.get("time_intervals", []):

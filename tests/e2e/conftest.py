@@ -1,0 +1,35 @@
+"""The e2e stack: real Prometheus, two real Alertmanagers, the exporters, the simulator, a local Slack
+webhook receiver and an aiosmtpd server, all on loopback random ports (tradewatch.devstack).
+
+Two Alertmanagers receive the same alerts from Prometheus:
+* ``alertmanager`` ("day"): the shipped routing with quiet hours moved to a month that is not now;
+* ``night``: the shipped quiet hours with their location set to a zone where it is night right now.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tradewatch.devstack.quiet import never_now, night_zone
+from tradewatch.devstack.stack import AlertmanagerSpec, DevStack
+from tradewatch.devstack.testing import live_stack
+
+NIGHT_FROM = "TradeWatch night <night@tradewatch.local>"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[DevStack]:
+    with live_stack(scenarios=("normal",), warmup_seconds=5, alertmanagers=(
+        AlertmanagerSpec("alertmanager", quiet_hours=never_now(), slack_path="/day"),
+        AlertmanagerSpec("night", location=night_zone(), slack_path="/night", smtp_from=NIGHT_FROM),
+    )) as s:
+        yield s
+
+
+def event(etype: str, **fields: Any) -> dict[str, Any]:
+    return {"type": etype, "ts": time.time(), "event_id": f"e2e-{uuid.uuid4()}", **fields}
