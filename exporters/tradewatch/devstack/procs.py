@@ -76,7 +76,8 @@ class Managed:
             if self.ready_url is None or http_ok(self.ready_url):
                 return
             time.sleep(0.1)
-        raise ProcessFailed(f"{self.name} not ready at {self.ready_url} after {timeout:.0f}s:\n{self.log_tail()}")
+        raise ProcessFailed(f"{self.name} not ready at {self.ready_url} after {timeout:.0f}s:\n"
+                            f"{self.log_tail()}")
 
     def wait_exit(self, timeout: float) -> int | None:
         if self.proc is None:
