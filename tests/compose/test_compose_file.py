@@ -406,3 +406,20 @@ def test_simulator_on_by_default_and_one_switch_turns_it_off() -> None:
     assert int(off["services"]["simulator"]["deploy"]["replicas"]) == 0
     # Nothing may depend on the simulator, or turning it off would block the stack.
     assert not any("simulator" in s.get("depends_on", {}) for s in off["services"].values())
+
+
+def test_image_user_and_volume_directories_match_the_dockerfile(compose: dict) -> None:
+    """A named volume takes the owner of the image directory it is first mounted on: the image must
+    create each journal mount point owned by the UID the services run as, or the journal is unwritable."""
+    dockerfile = ROOT / "exporters" / "Dockerfile"
+    if not dockerfile.exists():
+        pytest.skip("exporters/Dockerfile not written yet")
+    text = dockerfile.read_text()
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1] == compose["services"]["trading-exporter"]["user"]
+    uid = users[-1].split(":")[0]
+    assert re.search(r"^ENTRYPOINT\s+\[\"tradewatch\"\]", text, re.MULTILINE), "commands assume tradewatch"
+    for name in EXPORTERS:
+        for target in named_volume_mounts(compose["services"][name]):
+            created = re.search(rf"install -d -o {uid} -g \d+ (?:-m \d+ )?{re.escape(target)}\b", text)
+            assert created, f"{name}: the image does not create {target} owned by {uid}"
