@@ -57,6 +57,46 @@ def test_procfs_readiness_check(restore_procfs, tmp_path):
     assert not ok and "does not look like procfs" in reason
 
 
+def test_memory_network_and_disk_counters_from_procfs_in_psutil_units(restore_procfs):
+    source = HostSource(FAKE_PROCFS)
+    mem, swap = source.virtual_memory(), source.swap_memory()
+    assert (mem.total, mem.available, mem.used) == (16384000 * 1024, 8192000 * 1024, 8192000 * 1024)
+    assert (swap.total, swap.used) == (2097152 * 1024, 1024 * 1024)
+    nics = source.net_io_counters()
+    assert set(nics) == {"lo", "eth0", "veth1a2b3c"}
+    eth0 = nics["eth0"]
+    assert (eth0.bytes_recv, eth0.packets_recv, eth0.errin, eth0.dropin) == (987654321, 200000, 3, 7)
+    assert (eth0.bytes_sent, eth0.packets_sent, eth0.errout, eth0.dropout) == (123456789, 100000, 1, 2)
+    disks = source.disk_io_counters()
+    assert set(disks) == {"sda", "sda1", "nvme0n1", "hda1", "loop0"}
+    sda = disks["sda"]
+    assert (sda.read_count, sda.write_count, sda.read_bytes, sda.write_bytes, sda.busy_time) == (
+        1000, 2000, 80000 * 512, 160000 * 512, 1500)
+    assert disks["nvme0n1"].busy_time == 25250  # 14-field line of older kernels
+    assert (disks["hda1"].read_count, disks["hda1"].write_bytes, disks["hda1"].busy_time) == (8, 32 * 512, 0)
+
+
+def test_in_a_container_network_counters_are_the_hosts(restore_procfs, tmp_path):
+    assert set(HostSource(FAKE_PROCFS, rootfs=str(tmp_path)).net_io_counters()) == {"ens3"}
+
+
+def test_procfs_parsers_agree_with_psutil_on_this_host():
+    source = HostSource()
+    mem = source.virtual_memory()
+    assert mem.total == psutil.virtual_memory().total
+    assert mem.used == pytest.approx(psutil.virtual_memory().used, rel=0.05)
+    assert source.swap_memory().total == psutil.swap_memory().total
+    ours, theirs = source.net_io_counters(), psutil.net_io_counters(pernic=True, nowrap=False)
+    assert set(ours) == set(theirs)
+    for nic, counters in theirs.items():
+        assert ours[nic].errin == counters.errin and ours[nic].dropout == counters.dropout
+        assert ours[nic].bytes_recv <= counters.bytes_recv  # read just before psutil's
+    ours, theirs = source.disk_io_counters(), psutil.disk_io_counters(perdisk=True, nowrap=False)
+    assert set(ours) == set(theirs)
+    for disk, counters in theirs.items():
+        assert ours[disk].read_bytes <= counters.read_bytes and ours[disk].busy_time <= counters.busy_time
+
+
 def test_parse_mounts_unescapes_octal_sequences():
     assert parse_mounts("a\\011b /x\\134y ext4 rw 0 0\nshort line\n") == [Mount("a\tb", "/x\\y", "ext4")]
 

@@ -2,7 +2,10 @@
 
 Every collector receives a source object through its constructor; in production that is a
 :class:`HostSource`, in tests a fixture object with the same methods. Only the calls the
-collectors make are exposed here, so a fixture never has to imitate all of psutil.
+collectors make are exposed here, so a fixture never has to imitate all of psutil. Answers keep
+psutil's shapes and field names; where psutil reads more than a scrape needs (swap reads
+/proc/meminfo and /proc/vmstat, its counters keep wrap-around bookkeeping that 64-bit kernels
+do not need), the procfs file is parsed here directly, in psutil's units.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import psutil
@@ -59,6 +63,59 @@ def parse_mounts(text: str) -> list[Mount]:
     return out
 
 
+SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device's block size
+
+
+def _read(path: str, size: int = 65536) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
+def parse_meminfo(data: bytes) -> dict[str, int]:
+    """/proc/meminfo as {field: bytes}."""
+    out = {}
+    for line in data.splitlines():
+        name, _, rest = line.partition(b":")
+        fields = rest.split()
+        if fields:
+            out[name.decode()] = int(fields[0]) * (1024 if len(fields) > 1 else 1)
+    return out
+
+
+def parse_net_dev(data: bytes) -> dict[str, SimpleNamespace]:
+    """/proc/net/dev as psutil's pernic counters."""
+    out = {}
+    for line in data.splitlines()[2:]:
+        name, _, rest = line.rpartition(b":")
+        f = rest.split()
+        if len(f) < 12:
+            continue
+        out[name.strip().decode()] = SimpleNamespace(
+            bytes_recv=int(f[0]), packets_recv=int(f[1]), errin=int(f[2]), dropin=int(f[3]),
+            bytes_sent=int(f[8]), packets_sent=int(f[9]), errout=int(f[10]), dropout=int(f[11]))
+    return out
+
+
+def parse_diskstats(data: bytes) -> dict[str, SimpleNamespace]:
+    """/proc/diskstats as psutil's perdisk counters (bytes, milliseconds)."""
+    out = {}
+    for line in data.splitlines():
+        f = line.split()
+        if len(f) >= 14:
+            reads, rsect, writes, wsect, busy = int(f[3]), int(f[5]), int(f[7]), int(f[9]), int(f[12])
+        elif len(f) == 7:  # partition line of old kernels
+            reads, rsect, writes, wsect, busy = int(f[3]), int(f[4]), int(f[5]), int(f[6]), 0
+        else:
+            continue
+        out[f[2].decode()] = SimpleNamespace(
+            read_count=reads, write_count=writes, read_bytes=rsect * SECTOR_BYTES,
+            write_bytes=wsect * SECTOR_BYTES, busy_time=busy)
+    return out
+
+
 @dataclass(frozen=True)
 class ProcessStats:
     """What the components collector reads for one process."""
@@ -88,6 +145,10 @@ class HostSource:
         self.rootfs = rootfs.rstrip("/")
         # psutil reads every /proc path through this global; set it once, before any call.
         psutil.PROCFS_PATH = self.procfs
+        # /proc/net is /proc/self/net: in a container that is the container's network namespace,
+        # so read the host's through PID 1 when the host is mounted in.
+        self._net_dev = f"{self.procfs}/1/net/dev" if self.rootfs else f"{self.procfs}/net/dev"
+        self._boot_time: float | None = None
 
     # ------------------------------------------------------------------ host-wide
     def cpu_times(self) -> Any:
@@ -102,10 +163,16 @@ class HostSource:
         return float(fields[0]), float(fields[1]), float(fields[2])
 
     def virtual_memory(self) -> Any:
-        return psutil.virtual_memory()
+        info = parse_meminfo(_read(f"{self.procfs}/meminfo"))
+        if "MemAvailable" not in info:  # kernels before 3.14: psutil estimates it
+            return psutil.virtual_memory()
+        total, available = info["MemTotal"], min(info["MemAvailable"], info["MemTotal"])
+        return SimpleNamespace(total=total, available=available, used=total - available)  # psutil's used
 
     def swap_memory(self) -> Any:
-        return psutil.swap_memory()
+        info = parse_meminfo(_read(f"{self.procfs}/meminfo"))
+        total, free = info.get("SwapTotal", 0), info.get("SwapFree", 0)
+        return SimpleNamespace(total=total, free=free, used=total - free)
 
     def disk_partitions(self) -> list[Mount]:
         """The mount table; PID 1's when the host root is mounted in (a container's own is useless)."""
@@ -117,13 +184,16 @@ class HostSource:
         return os.statvfs(self.rootfs + mountpoint if self.rootfs else mountpoint)
 
     def disk_io_counters(self) -> dict[str, Any]:
-        return psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+        return parse_diskstats(_read(f"{self.procfs}/diskstats", 1 << 20))
 
     def net_io_counters(self) -> dict[str, Any]:
-        return psutil.net_io_counters(pernic=True, nowrap=True) or {}
+        return parse_net_dev(_read(self._net_dev, 1 << 20))
 
     def boot_time(self) -> float:
-        return psutil.boot_time()
+        # Fixed for the life of the host; psutil would re-read all of /proc/stat each time.
+        if self._boot_time is None:
+            self._boot_time = psutil.boot_time()
+        return self._boot_time
 
     def open_fds(self) -> int:
         """File handles allocated system-wide (first field of /proc/sys/fs/file-nr)."""
