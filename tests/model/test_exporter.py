@@ -265,3 +265,20 @@ def test_real_process_serves_ingests_and_stops_on_sigterm(tmp_path):
         proc.stdout.close()
         proc.stderr.close()
     assert (tmp_path / "j" / "snapshot.json").exists()
+
+
+def test_reference_file_from_config_and_a_clear_error_when_missing(tmp_path):
+    ref = tmp_path / "ref.csv"
+    ref.write_text("x,c,ts\n" + "".join(f"{i / 10},{'ab'[i % 2]},{1_600_000_000 + i}\n" for i in range(300)))
+    exp = make(tmp_path, **{"reference.files": {"m": str(ref)}, "reference.size": 0})
+    try:
+        m = exp.state.by_model["m"]
+        assert (m.reference.source, m.reference.rows, m.reference.start) == ("file", 300, 1_600_000_000.0)
+        shifted = {"x": 100.0, "c": "a"}
+        exp.state.apply_many(prediction(f"p{i}", 1.7e9 + i, features=shifted) for i in range(150))
+        result = exp.drift.run()["m"]
+        assert result.features["x"].drifted and result.dataset_drift
+    finally:
+        exp.ingestor.close()
+    with pytest.raises(cfg.ConfigError, match=r"reference\.files\[m\].*missing\.jsonl"):
+        make(tmp_path / "other", **{"reference.files": {"m": str(tmp_path / "missing.jsonl")}})

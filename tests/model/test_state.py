@@ -205,6 +205,13 @@ def test_reference_files_jsonl_and_csv(tmp_path):
     assert np.isnan(ref.numeric["x"][1]) and ref.numeric["x"][2] == 3.0
     assert ref.categorical["c"] == {"a": 2, "b": 1}
     assert list(ref.predicted_values) == [0.2, 0.4, 0.1]
+    log = tmp_path / "events.jsonl"  # a recorded event log: other types and models are skipped
+    log.write_bytes(b"\n".join(orjson.dumps(e) for e in [
+        prediction("a", T0, "up", features={"x": 1.0}), outcome("a", T0 + 1, "up"), ai_call(T0),
+        prediction("b", T0 + 2, "down", features={"x": 2.0}, model="other"),
+        prediction("c", T0 + 3, "down", features={"x": 3.0})]))
+    ref = load_reference(log, max_features=10, max_categories=10, model="m")
+    assert ref.rows == 2 and list(ref.numeric["x"]) == [1.0, 3.0] and (ref.start, ref.end) == (T0, T0 + 3)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"x": 1}\nnot json\n')
     with pytest.raises(ReferenceError, match=r"bad\.jsonl:2"):

@@ -49,7 +49,7 @@ class ModelExporter:
             try:
                 self.state.set_reference(model, load_reference(
                     path, max_features=config["limits.max_features"],
-                    max_categories=config["limits.max_categories"]))
+                    max_categories=config["limits.max_categories"], model=model))
             except ReferenceError as exc:
                 problems.append(f"reference.files[{model}]: {exc}")
         if problems:

@@ -1,7 +1,9 @@
 """Reference (baseline) data sets loaded from files: JSONL or CSV, one row per prediction.
 
 JSONL rows are either prediction-shaped (``{"features": {...}, "predicted": ..., "ts": ...}``) or
-flat (``{"feature": value, ...}``, with optional ``predicted`` and ``ts`` keys). CSV has a header
+flat (``{"feature": value, ...}``, with optional ``predicted`` and ``ts`` keys). A recorded event
+log works as is: rows with a ``type`` other than ``prediction``, and predictions of other models
+(``model`` present and different), are skipped. CSV has a header
 row; the columns ``predicted`` and ``ts`` are special, every other column is a feature. CSV cells
 that parse as numbers are numbers, empty cells are missing. ``ts`` (RFC 3339 or Unix seconds)
 gives the reference's time range; without it the range is not reported.
@@ -36,7 +38,7 @@ def _cell(text: str) -> Any:
     return value if math.isfinite(value) else None
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def _rows(path: Path, model: str | None) -> list[dict[str, Any]]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -54,16 +56,19 @@ def _rows(path: Path) -> list[dict[str, Any]]:
             raise ReferenceError(f"{path}:{number}: not valid JSON ({exc})") from None
         if not isinstance(row, dict):
             raise ReferenceError(f"{path}:{number}: expected a JSON object per line")
+        if row.get("type", "prediction") != "prediction" or (model and row.get("model", model) != model):
+            continue
         if isinstance(row.get("features"), dict):
             row = {**row["features"], **{k: row[k] for k in SPECIAL if k in row}}
         rows.append(row)
     return rows
 
 
-def load_reference(path: str | Path, *, max_features: int, max_categories: int) -> Reference:
-    """Read a reference file into a :class:`Reference` (source ``file``)."""
+def load_reference(path: str | Path, *, max_features: int, max_categories: int,
+                   model: str | None = None) -> Reference:
+    """Read a reference file into a :class:`Reference` (source ``file``) for ``model``."""
     path = Path(path)
-    rows = _rows(path)
+    rows = _rows(path, model)
     if not rows:
         raise ReferenceError(f"{path}: no rows")
     times: list[float] = []
