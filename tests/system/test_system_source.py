@@ -76,12 +76,24 @@ def test_memory_network_and_disk_counters_from_procfs_in_psutil_units(restore_pr
     assert (disks["hda1"].read_count, disks["hda1"].write_bytes, disks["hda1"].busy_time) == (8, 32 * 512, 0)
 
 
+def test_cpu_times_from_the_aggregate_line(restore_procfs, tmp_path):
+    ticks = os.sysconf("SC_CLK_TCK")
+    times = HostSource(FAKE_PROCFS).cpu_times()
+    assert (times.user, times.idle, times.steal, times.guest_nice) == (1 / ticks, 4 / ticks, 8 / ticks, 0.0)
+    (tmp_path / "stat").write_text("intr 1 2 3\n")
+    with pytest.raises(OSError, match="not the cpu total"):
+        HostSource(str(tmp_path)).cpu_times()
+
+
 def test_in_a_container_network_counters_are_the_hosts(restore_procfs, tmp_path):
     assert set(HostSource(FAKE_PROCFS, rootfs=str(tmp_path)).net_io_counters()) == {"ens3"}
 
 
 def test_procfs_parsers_agree_with_psutil_on_this_host():
     source = HostSource()
+    ours, theirs = source.cpu_times(), psutil.cpu_times()
+    assert ours.user <= theirs.user and ours.idle <= theirs.idle
+    assert theirs.system - ours.system < 1.0
     mem = source.virtual_memory()
     assert mem.total == psutil.virtual_memory().total
     assert mem.used == pytest.approx(psutil.virtual_memory().used, rel=0.05)

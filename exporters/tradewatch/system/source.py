@@ -63,13 +63,21 @@ def parse_mounts(text: str) -> list[Mount]:
     return out
 
 
+CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
 SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device's block size
 
 
-def _read(path: str, size: int = 65536) -> bytes:
+def _read(path: str, chunk: int = 16384) -> bytes:
+    """A whole procfs file in few syscalls, without Python's file-object layers."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return os.read(fd, size)
+        data = os.read(fd, chunk)
+        if len(data) < chunk:
+            return data
+        parts = [data]
+        while part := os.read(fd, chunk):
+            parts.append(part)
+        return b"".join(parts)
     finally:
         os.close(fd)
 
@@ -149,10 +157,16 @@ class HostSource:
         # so read the host's through PID 1 when the host is mounted in.
         self._net_dev = f"{self.procfs}/1/net/dev" if self.rootfs else f"{self.procfs}/net/dev"
         self._boot_time: float | None = None
+        self._ticks = os.sysconf("SC_CLK_TCK")
 
     # ------------------------------------------------------------------ host-wide
     def cpu_times(self) -> Any:
-        return psutil.cpu_times()
+        """The aggregate line of /proc/stat in seconds, with psutil's field names."""
+        line = _read(f"{self.procfs}/stat", 4096).split(b"\n", 1)[0].split()
+        if line[0] != b"cpu":
+            raise OSError(f"{self.procfs}/stat: first line is not the cpu total")
+        values = [int(v) / self._ticks for v in line[1:]]
+        return SimpleNamespace(**dict(zip(CPU_FIELDS, values, strict=False)))
 
     def cpu_count(self) -> int | None:
         return psutil.cpu_count(logical=True)
@@ -184,10 +198,10 @@ class HostSource:
         return os.statvfs(self.rootfs + mountpoint if self.rootfs else mountpoint)
 
     def disk_io_counters(self) -> dict[str, Any]:
-        return parse_diskstats(_read(f"{self.procfs}/diskstats", 1 << 20))
+        return parse_diskstats(_read(f"{self.procfs}/diskstats"))
 
     def net_io_counters(self) -> dict[str, Any]:
-        return parse_net_dev(_read(self._net_dev, 1 << 20))
+        return parse_net_dev(_read(self._net_dev))
 
     def boot_time(self) -> float:
         # Fixed for the life of the host; psutil would re-read all of /proc/stat each time.
