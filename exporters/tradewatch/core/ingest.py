@@ -30,9 +30,10 @@ import hmac
 import json
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 import orjson
@@ -48,6 +49,8 @@ log = get_logger("tradewatch.ingest")
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
                           "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
 _DUMPS_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+_event_id = itemgetter("event_id")
+_event_type = itemgetter("type")
 
 
 class Fold(Protocol):
@@ -193,23 +196,50 @@ class EventIngestor:
                 ids = data.get("ids", [])[-self.dedupe_window:] if self.dedupe_window else []
                 self._order = deque(ids)
                 self._seen = set(ids)
-            count = self.journal.replay(self._replay_one)
+            count = self.journal.replay(self._replay_batch)
             self.started = True
         log.info("journal replayed", events=count, seconds=round(self.journal.replay_seconds, 3),
                  corrupt_lines=self.journal.corrupt_lines, directory=str(self.journal.directory))
         return count
 
-    def _replay_one(self, event: dict[str, Any]) -> None:
-        eid = event.get("event_id")
-        if eid in self._seen:  # cannot happen unless a journal was edited by hand
-            return
-        self._remember(eid)
-        etype = event.get("type", "")
-        self.accepted[etype] = self.accepted.get(etype, 0) + 1
-        received = event.get("received_at", 0.0)
-        if received > self.last_event_time:
-            self.last_event_time = received
-        self._apply(event)
+    def _replay_batch(self, events: list[dict[str, Any]]) -> None:
+        # The hot loop of start-up: bookkeeping in C (map/update/Counter), one Python loop for the fold.
+        if self.dedupe_window:
+            ids = list(map(_event_id, events))
+            before = len(self._seen)
+            self._seen.update(ids)
+            if len(self._seen) - before != len(ids):  # only a hand-edited journal repeats an id
+                self._seen.difference_update(ids)
+                self._seen.update(self._order)
+                events = self._drop_repeats(events)
+                ids = list(map(_event_id, events))
+                self._seen.update(ids)
+            self._order.extend(ids)
+            while len(self._order) > self.dedupe_window:
+                self._seen.discard(self._order.popleft())
+        for etype, n in Counter(map(_event_type, events)).items():
+            self.accepted[etype] = self.accepted.get(etype, 0) + n
+        apply = self.fold.apply
+        it = iter(events)
+        event = None
+        while True:
+            try:
+                for event in it:
+                    apply(event)
+                break
+            except Exception as exc:  # the iterator resumes after the failing event
+                self._fold_failed(event, exc)
+        if events:
+            self.last_event_time = max(self.last_event_time, events[-1].get("received_at", 0.0))
+
+    def _drop_repeats(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen = set(self._seen)
+        out = []
+        for event in events:
+            if event["event_id"] not in seen:
+                seen.add(event["event_id"])
+                out.append(event)
+        return out
 
     def _remember(self, eid: str) -> None:
         if not self.dedupe_window:
@@ -222,9 +252,13 @@ class EventIngestor:
     def _apply(self, event: dict[str, Any]) -> None:
         try:
             self.fold.apply(event)
-        except Exception as exc:  # a fold bug must not lose the rest of the batch (the event is journaled)
-            self._error("fold")
-            log.error("fold failed on an event", type=event.get("type"), error=str(exc), exc_info=True)
+        except Exception as exc:
+            self._fold_failed(event, exc)
+
+    def _fold_failed(self, event: dict[str, Any], exc: Exception) -> None:
+        # A fold bug must not lose the rest of the batch; the event stays journaled.
+        self._error("fold")
+        log.error("fold failed on an event", type=event.get("type"), error=str(exc), exc_info=True)
 
     def _error(self, kind: str) -> None:
         if self.errors is not None:

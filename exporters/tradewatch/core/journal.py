@@ -123,10 +123,10 @@ class Journal:
         self._snapshot_bytes = len(raw)
         return doc.get("data")
 
-    def replay(self, apply: Callable[[Any], None]) -> int:
-        """Feed every journaled event after the snapshot to ``apply``; open the journal for appending.
+    def replay(self, apply_batch: Callable[[list[Any]], None]) -> int:
+        """Feed the journaled events after the snapshot, in order and in lists, to ``apply_batch``.
 
-        Call :meth:`load_snapshot` first. Returns the number of events replayed.
+        Call :meth:`load_snapshot` first. Opens the journal for appending; returns the events replayed.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
@@ -138,7 +138,7 @@ class Journal:
                 self._path(gen).unlink(missing_ok=True)  # left over from a crash during compaction
         pending = [g for g in generations if g > covered]
         for i, gen in enumerate(pending):
-            n, size = self._replay_file(self._path(gen), apply, last=i == len(pending) - 1)
+            n, size = self._replay_file(self._path(gen), apply_batch, last=i == len(pending) - 1)
             count += n
             self._bytes += size
         self.generation = pending[-1] if pending else covered + 1
@@ -148,38 +148,32 @@ class Journal:
         self.replay_seconds = time.perf_counter() - started
         return count
 
-    def _replay_file(self, path: Path, apply: Callable[[Any], None], *, last: bool) -> tuple[int, int]:
+    def _replay_file(self, path: Path, apply_batch: Callable[[list[Any]], None], *,
+                     last: bool) -> tuple[int, int]:
         count = 0
-        good_end = 0  # offset just past the last complete, parseable line
         loads = orjson.loads
+        good_end = 0  # offset just past the last complete line
         with open(path, "rb") as f:
             tail = b""
-            offset = 0  # file offset of tail[0]
             while True:
                 chunk = f.read(_CHUNK)
                 if not chunk:
                     break
-                data = tail + chunk
-                lines = data.split(b"\n")
+                lines = (tail + chunk).split(b"\n")
                 tail = lines.pop()
-                pos = offset
+                events = []
+                append = events.append
                 for line in lines:
-                    pos += len(line) + 1
-                    if not line:
-                        good_end = pos
-                        continue
                     try:
-                        event = loads(line)
+                        append(loads(line))
                     except orjson.JSONDecodeError:
-                        self.corrupt_lines += 1
-                        log.error("corrupt journal line skipped", file=path.name, offset=pos - len(line) - 1)
-                        good_end = pos
-                        continue
-                    apply(event)
-                    count += 1
-                    good_end = pos
-                offset = pos
-            size = offset + len(tail)
+                        if line:
+                            self.corrupt_lines += 1
+                            log.error("corrupt journal line skipped", file=path.name, near_offset=good_end)
+                good_end += sum(map(len, lines)) + len(lines)
+                count += len(events)
+                apply_batch(events)
+        size = good_end + len(tail)
         if tail:
             # A write cut short by a crash: never acknowledged, so drop it.
             if last:

@@ -1,0 +1,163 @@
+"""Trading exporter: ingest throughput over HTTP batches, journal replay speed, RSS at 100k and 1M events.
+
+- HTTP: a real ``tradewatch trading-exporter`` process on a free loopback port; one client thread
+  posts pre-serialized JSON arrays of ``BATCH`` events over one keep-alive connection (the way
+  ``tradewatch.client`` batches). Events/s = acknowledged events / wall time. Both fsync=batch (the
+  default: one fsync per request) and fsync=never are measured.
+- RSS of the exporter process (VmRSS) after 100k and after 1M acknowledged events, with the
+  default dedupe window (1M event_ids remembered) and with a 100k window, which shows what the
+  fold itself costs: it is bounded, the id window is the only thing that grows with the stream.
+- Replay: events/s of ``EventIngestor.start()`` over a 1M-event journal (no snapshot), in-process,
+  one core: orjson decode + dedupe bookkeeping + ``TradingState.apply``.
+
+Targets (issue 3): >= 50,000 events/s over batched HTTP, >= 300,000 events/s replay, RSS flat from
+100k to 1M events. ``BENCH_EVENTS`` overrides the 1M total.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "trading"))
+
+from trading_fixtures import event_stream  # noqa: E402
+
+TOTAL = int(os.environ.get("BENCH_EVENTS", "1000000"))
+BATCH = 1000
+TRADEWATCH = str(Path(sys.executable).with_name("tradewatch"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start(journal: str, **env: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    environ = {**os.environ, "TRADEWATCH_JOURNAL_PATH": journal, "TRADEWATCH_LOG_LEVEL": "warning", **env}
+    proc = subprocess.Popen([TRADEWATCH, "trading-exporter", "--port", str(port)], env=environ,
+                            stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/readyz")
+            if c.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("exporter did not start")
+
+
+def batches(total: int) -> list[bytes]:
+    out = []
+    chunk: list[dict] = []
+    for ev in event_stream(total, symbols=50):
+        chunk.append(ev)
+        if len(chunk) == BATCH:
+            out.append(orjson.dumps(chunk))
+            chunk = []
+    if chunk:
+        out.append(orjson.dumps(chunk))
+    return out
+
+
+def post_all(port: int, bodies: list[bytes], marks: dict[int, callable] | None = None) -> float:
+    """Post every body; return events/s. ``marks``: callbacks after N events (RSS probes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    sent = 0
+    busy = 0.0
+    for body in bodies:
+        t = time.perf_counter()
+        conn.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        payload = orjson.loads(resp.read())
+        busy += time.perf_counter() - t
+        if resp.status != 200:
+            raise RuntimeError(f"ingest failed: {resp.status} {payload}")
+        sent += payload["accepted"] + payload["duplicates"]
+        if marks and sent in marks:
+            marks[sent]()
+    return sent / busy
+
+
+def replay_rate(total: int) -> tuple[float, float]:
+    from tradewatch.core.ingest import EventIngestor
+    from tradewatch.core.journal import Journal
+    from tradewatch.trading.events import validate_trading_event
+    from tradewatch.trading.state import TradingState
+
+    with tempfile.TemporaryDirectory() as d:
+        ing = EventIngestor(Journal(d, fsync="never"), validate_trading_event, TradingState(), snapshot_every=0)
+        ing.start()
+        chunk = []
+        for ev in event_stream(total, symbols=50):
+            chunk.append(ev)
+            if len(chunk) == 10_000:
+                ing.ingest(chunk)
+                chunk = []
+        ing.ingest(chunk)
+        ing.journal.close()
+        size = ing.journal.size_bytes()
+        fresh = EventIngestor(Journal(d), validate_trading_event, TradingState(), snapshot_every=0)
+        started = time.perf_counter()
+        n = fresh.start()
+        seconds = time.perf_counter() - started
+        fresh.journal.close()
+        assert n == total
+        return n / seconds, size / total
+
+
+def http_run(label: str, total: int, **env: str) -> dict:
+    bodies = batches(total)
+    with tempfile.TemporaryDirectory() as d:
+        proc, port = start(d, **env)
+        rss: dict[int, float] = {}
+        marks = {n: (lambda n=n: rss.__setitem__(n, rss_mb(proc.pid))) for n in (100_000, 1_000_000)}
+        try:
+            rate = post_all(port, bodies, marks)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    return {"label": label, "rate": rate, "rss": rss}
+
+
+def main() -> None:
+    print(f"events per run: {TOTAL:,}; batch {BATCH} events per POST; one keep-alive client")
+    runs = [
+        http_run("fsync=batch (default)", TOTAL),
+        http_run("fsync=never", min(TOTAL, 200_000), TRADEWATCH_JOURNAL_FSYNC="never"),
+        http_run("fsync=batch, dedupe window 100k", TOTAL, TRADEWATCH_INGEST_DEDUPE_WINDOW="100000"),
+    ]
+    print(f"{'HTTP ingest':38} {'events/s':>10} {'RSS@100k MB':>12} {'RSS@1M MB':>10}")
+    for r in runs:
+        a = r["rss"].get(100_000)
+        b = r["rss"].get(1_000_000)
+        print(f"{r['label']:38} {r['rate']:>10,.0f} {a if a else float('nan'):>12.1f} "
+              f"{b if b else float('nan'):>10.1f}")
+    rate, per_event = replay_rate(TOTAL)
+    print(f"{'journal replay (1 core, in-process)':38} {rate:>10,.0f}   ({per_event:.0f} bytes/event on disk)")
+    print("targets: HTTP >= 50,000 events/s; replay >= 300,000 events/s; RSS flat from 100k to 1M")
+
+
+if __name__ == "__main__":
+    main()
