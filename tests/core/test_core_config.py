@@ -131,3 +131,10 @@ def test_settings_doc_markdown():
     text = cfg.SettingsDoc.of(SETTINGS).markdown()
     assert text.splitlines()[0] == "| key | environment | default | meaning |"
     assert "| `http.port` | `TRADEWATCH_HTTP_PORT` | `9000` | port |" in text
+
+
+def test_settings_doc_escapes_pipes_so_table_rows_keep_four_cells():
+    text = cfg.SettingsDoc.of([cfg.Setting("f.exclude", cfg.regex(), "^(a|b)$", "either a|b")]).markdown()
+    row = text.splitlines()[2]
+    assert row == "| `f.exclude` | `TRADEWATCH_F_EXCLUDE` | `'^(a\\|b)$'` | either a\\|b |"
+    assert len(re.split(r"(?<!\\)\|", row)) == 6

@@ -431,5 +431,7 @@ class SettingsDoc:
 
     def markdown(self) -> str:
         lines = ["| key | environment | default | meaning |", "|---|---|---|---|"]
-        lines += [f"| `{k}` | `{e}` | `{d}` | {h} |" for k, e, d, h in self.rows]
+        # GFM ends a table cell at any unescaped '|', even inside a code span (regex defaults).
+        rows = [[c.replace("|", "\\|") for c in row] for row in self.rows]
+        lines += [f"| `{k}` | `{e}` | `{d}` | {h} |" for k, e, d, h in rows]
         return "\n".join(lines)
