@@ -88,7 +88,9 @@ class TradeWatchClient(EventHelpers):
 
     def emit(self, event: dict[str, Any]) -> str:
         """Queue one contract event (a dict with type, ts, event_id, ...); returns its event_id."""
-        if event.get("type") in MODEL_TYPES:
+        if "event_id" not in event or "ts" not in event or "type" not in event:
+            raise ValueError("an event needs type, ts and event_id (the helpers fill them)")
+        if event["type"] in MODEL_TYPES:
             channel = self._channels.get("model")
             if channel is None:
                 raise ValueError(f"{event.get('type')} events go to the model exporter: pass model_url")

@@ -406,7 +406,7 @@ class Simulator:
                 self._note("warning", "volatility breach", symbol=name, volatility=round(vol, 4),
                            limit=round(limit, 4))
             pos = sym.pos
-            if pos.qty == 0 or sym.pending is not None:
+            if pos.qty == 0 or sym.pending is not None or s < sym.blocked_until:
                 continue
             if self._kill is not None:  # a flatten order that could not go out earlier
                 self._submit(sym, -pos.qty, "kill_switch", s, out, reduce_only=True)
@@ -660,7 +660,8 @@ class Simulator:
             "message": message}))
         self._done(order)
         if reason in ("kill_switch", "venue_unavailable"):
-            self._symbols[order.symbol].blocked_until = at + 3 * self.model_interval
+            # The strategy waits before trying again (10 wall seconds or 3 model intervals).
+            self._symbols[order.symbol].blocked_until = at + max(3 * self.model_interval, 10 * self.speed)
         by = "risk manager" if reason in ("kill_switch", "risk_limit") else "venue"
         with correlation(order.order_id):
             self._note("warning", f"order rejected by {by}: {reason}", order_id=order.order_id,
