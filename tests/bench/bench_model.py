@@ -29,6 +29,7 @@ import orjson
 
 from tradewatch.core.ingest import EventIngestor
 from tradewatch.core.journal import Journal
+from tradewatch.core.logging import setup as setup_logging
 from tradewatch.model.drift import DriftEngine, DriftSettings, categorical_drift, numeric_drift
 from tradewatch.model.events import validator
 from tradewatch.model.state import FoldSettings, ModelState
@@ -177,6 +178,7 @@ def bench_drift() -> None:
 
 
 def main() -> None:
+    setup_logging("bench", "warning")
     row("measurement", "value", "note")
     bench_fold()
     bench_ingestor()
