@@ -6,9 +6,11 @@ import os
 
 import orjson
 import pytest
-from ingest_fixtures import make_ingestor, ndjson, samples, tick
+from ingest_fixtures import SumFold, make_ingestor, ndjson, samples, tick, validator
+from prometheus_client import CollectorRegistry, Counter
 
-from tradewatch.core.ingest import RateLimitedLog, Unavailable, parse_body
+from tradewatch.core.ingest import EventIngestor, RateLimitedLog, Unavailable, parse_body
+from tradewatch.core.journal import Journal
 
 
 def test_body_forms_single_array_ndjson_and_sniffed(tmp_path):
@@ -145,3 +147,36 @@ def test_rate_limited_log_suppresses_a_flood():
     assert rl("other", "x") is True  # per reason
     now[0] = 11.0
     assert rl("invalid_json", "x") is True
+
+
+def test_replay_drops_repeated_ids_of_a_hand_edited_journal(tmp_path):
+    ing = make_ingestor(tmp_path)
+    ing.ingest([tick(1), tick(2)])
+    ing.journal.close()
+    path = next(tmp_path.glob("journal-*.jsonl"))
+    path.write_bytes(path.read_bytes() * 2)  # every line twice
+    again = make_ingestor(tmp_path)
+    assert again.fold.ids == ["e1", "e2"]
+    assert again.accepted == {"tick": 2}
+
+
+class FailingFold(SumFold):
+    """A fold with a bug: it raises on one event."""
+
+    def apply(self, event):
+        if event["event_id"] == "e2":
+            raise RuntimeError("bug")
+        super().apply(event)
+
+
+def test_a_failing_fold_is_counted_and_the_rest_of_the_batch_applies(tmp_path):
+    errors = Counter("tradewatch_errors", "x", ["kind"], registry=CollectorRegistry())
+    ing = EventIngestor(Journal(tmp_path), validator, FailingFold(), errors=errors)
+    ing.start()
+    assert ing.ingest([tick(1), tick(2), tick(3)]).accepted == 3  # journaled: acknowledged
+    assert ing.fold.ids == ["e1", "e3"]
+    ing.journal.close()
+    again = EventIngestor(Journal(tmp_path), validator, FailingFold(), errors=errors)
+    assert again.start() == 3
+    assert again.fold.ids == ["e1", "e3"]  # replay skips past the failing event too
+    assert errors.labels("fold")._value.get() == 2

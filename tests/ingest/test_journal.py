@@ -18,7 +18,7 @@ def replay(path, **kw):
     j = Journal(path, **kw)
     snap = j.load_snapshot()
     got = []
-    j.replay(got.append)
+    j.replay(got.extend)
     return j, snap, got
 
 
