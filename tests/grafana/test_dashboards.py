@@ -276,5 +276,5 @@ def test_generator_reads_the_thresholds_file(tmp_path: Path):
     changed = tmp_path / "thresholds.yml"
     changed.write_text(yaml.safe_dump(doc))
     execution = build.render_dashboard(build.DASHBOARDS["Trading"]["execution"](build.context(changed)))
-    slippage = next(p for p in panels(json.loads(execution)) if p["title"] == "Mean slippage by venue")
+    slippage = next(p for p in panels(json.loads(execution)) if p["title"] == "Slippage by venue")
     assert 37.5 in _step_values(slippage)

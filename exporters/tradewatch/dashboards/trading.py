@@ -403,15 +403,24 @@ def execution(ctx: Context) -> db.Dashboard:
     board = board.with_row(row("Slippage"))
     board = board.with_panel(
         ts(
-            "Mean slippage by venue",
-            "side x (fill - reference) / reference in basis points, 5 m mean per "
-            "venue; positive is worse than the decision price. Dashed: the SlippageHigh level.",
+            "Slippage by venue",
+            "side x (fill - reference) / reference in basis points per venue, over 5 m; positive is "
+            "worse than the decision price. The mean is what SlippageHigh compares with its level "
+            "(dashed); the median and p95 come from the histogram buckets.",
             [
                 q(
                     f"sum by (venue) (rate(tradewatch_trading_slippage_bps_sum{{{VENUE}}}[5m]))"
                     f" / sum by (venue) (rate(tradewatch_trading_slippage_bps_count{{{VENUE}}}[5m]))",
-                    "{{venue}}",
-                )
+                    "mean {{venue}}",
+                ),
+                *[
+                    q(
+                        f"histogram_quantile({p}, sum by (le, venue) "
+                        f"(rate(tradewatch_trading_slippage_bps_bucket{{{VENUE}}}[5m])))",
+                        f"p{pct} {{{{venue}}}}",
+                    )
+                    for p, pct in ((0.5, 50), (0.95, 95))
+                ],
             ],
             unit="none",
             thresholds=rising(None, ctx.t("slippage_high_bps")),
