@@ -39,13 +39,17 @@ def smtp_settings(host: str, port: int, **kw) -> mailer.SMTPSettings:
 
 
 def test_delivered_with_inline_charts(report, smtp_server):
-    to = ["pm@desk.example", "risk@desk.example"]
-    msg = mailer.build_message(report, "tradewatch@desk.example", to)
-    attempts = mailer.send(msg, smtp_settings(smtp_server.host, smtp_server.port, retries=0))
-    assert attempts == 1
+    to = ["PM Desk <pm@desk.example>", "risk@desk.example"]
+    sender = "TradeWatch Reports <tradewatch@desk.example>"
+    msg = mailer.build_message(report, sender, to)
+    settings = smtp_settings(smtp_server.host, smtp_server.port, retries=0)
+    settings.sender = sender
+    assert mailer.send(msg, settings) == 1
     [got] = smtp_server.wait(1)
     [envelope] = smtp_server.envelopes
-    assert sorted(envelope.rcpt_tos) == sorted(to) and envelope.mail_from == "tradewatch@desk.example"
+    # Display names stay in the headers; the SMTP envelope carries bare addresses.
+    assert envelope.rcpt_tos == ["pm@desk.example", "risk@desk.example"]
+    assert envelope.mail_from == "tradewatch@desk.example" and got["From"] == sender
     assert got["Subject"] == "TradeWatch daily report, 16 Nov 00:00 to 17 Nov 2026 00:00 UTC"
     assert got["To"] == ", ".join(to)
     html_part = got.get_body(preferencelist=("html",))
@@ -172,3 +176,40 @@ def test_cli_errors_are_clear(tmp_path):
     assert done.returncode == 2 and "--at: expected YYYY-MM-DD" in done.stderr
     done = _cli(["--check-config"], {"TRADEWATCH_REPORT_TIMEZONE": "Mars/Olympus"}, tmp_path)
     assert done.returncode == 2 and "report.timezone" in done.stderr and "IANA time zone" in done.stderr
+
+
+def test_schedule_mode_beats_and_stops_on_sigterm(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "reports"
+    env = {
+        **os.environ,
+        "TRADEWATCH_REPORT_OUT_DIR": str(out),
+        "TRADEWATCH_SMTP_HOST": "",
+        "TRADEWATCH_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradewatch", "report", "--schedule"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        beat = out / ".scheduler-heartbeat"
+        deadline = time.monotonic() + 20
+        while not beat.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert beat.exists(), "the scheduler never touched its heartbeat file"
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    scheduled = {e["report"]: e["next_run"] for e in events if e["event"] == "report scheduled"}
+    assert set(scheduled) == {"daily", "weekly"}  # the default schedule
+    assert scheduled["daily"].endswith("T07:00:00+00:00") and scheduled["weekly"].endswith("T07:30:00+00:00")

@@ -21,6 +21,7 @@ from tradewatch.report.settings import settings
 
 log = twlog.get_logger("tradewatch.report")
 
+HEARTBEAT_FILE = ".scheduler-heartbeat"  # touched every 30 s by --schedule; the healthcheck reads its age
 EXIT_OK, EXIT_REPORT_FAILED, EXIT_CONFIG, EXIT_DELIVERY_FAILED = 0, 1, 2, 3
 
 
@@ -234,5 +235,6 @@ def run_schedule(config: cfg.Config) -> int:
         prometheus=config["prometheus.url"],
         out_dir=config["report.out_dir"],
     )
-    Scheduler(config["reports"], config["report.timezone"], run, stop=stop).run_forever()
+    heartbeat = Path(config["report.out_dir"]) / HEARTBEAT_FILE
+    Scheduler(config["reports"], config["report.timezone"], run, stop=stop, heartbeat=heartbeat).run_forever()
     return EXIT_OK

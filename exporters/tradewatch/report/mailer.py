@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 from tradewatch.core import logging as twlog
@@ -103,7 +103,8 @@ def send(
     save_failed: Path | None = None,
 ) -> int:
     """Deliver with retries; returns the number of attempts it took. Raises DeliveryError."""
-    recipients = [a.strip() for a in str(msg["To"]).split(",") if a.strip()]
+    # Envelope addresses are bare: "Desk <desk@x>" in a header is "desk@x" in MAIL FROM / RCPT TO.
+    recipients = [addr for _, addr in getaddresses([str(msg["To"])]) if addr]
     attempts = 1 + smtp.retries
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
@@ -166,4 +167,4 @@ def _deliver(msg: EmailMessage, smtp: SMTPSettings, recipients: list[str]) -> No
                 )
         if smtp.username:
             conn.login(smtp.username, smtp.password())
-        conn.send_message(msg, from_addr=smtp.sender, to_addrs=recipients)
+        conn.send_message(msg, from_addr=parseaddr(smtp.sender)[1], to_addrs=recipients)

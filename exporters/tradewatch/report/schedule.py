@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,6 +61,7 @@ class Scheduler:
         clock: Callable[[], float] = time.time,
         stop: threading.Event | None = None,
         slice_seconds: float = SLICE_SECONDS,
+        heartbeat: Path | None = None,
     ):
         self.entries = [e for e in entries if e.get("enabled", True)]
         self.default_tz = default_tz
@@ -68,6 +70,7 @@ class Scheduler:
         self.stop = stop or threading.Event()
         self.slice = slice_seconds
         self.runs = 0
+        self.heartbeat = heartbeat
 
     def plan(self, now: float) -> list[tuple[float, dict[str, Any]]]:
         return sorted(((next_run(e, self.default_tz, now), e) for e in self.entries), key=lambda x: x[0])
@@ -80,6 +83,7 @@ class Scheduler:
         for entry in self.entries:
             self._log_next(entry, upcoming[entry["name"]])
         while not self.stop.is_set():
+            self._beat()
             now = self.clock()
             for entry in self.entries:
                 due = upcoming[entry["name"]]
@@ -92,6 +96,16 @@ class Scheduler:
                 continue
             wait = min(upcoming.values()) - self.clock()
             self.stop.wait(max(0.0, min(wait, self.slice)))
+
+    def _beat(self) -> None:
+        """Touch the heartbeat file: the container healthcheck reads its age (no HTTP here)."""
+        if self.heartbeat is None:
+            return
+        try:
+            self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+            self.heartbeat.touch()
+        except OSError as exc:
+            log.warning("cannot touch the heartbeat file", path=str(self.heartbeat), error=str(exc))
 
     def _log_next(self, entry: dict[str, Any], ts: float) -> None:
         tz = ZoneInfo(entry.get("timezone") or self.default_tz)

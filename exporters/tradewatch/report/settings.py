@@ -58,10 +58,11 @@ REPORT = cfg.Record(
     check=_check_report,
 )
 
-DEFAULT_REPORTS = [
+DEFAULT_REPORTS = [  # parsed, so defaults carry every field like configured entries
     {"name": "daily", "period": "daily", "at": "07:00"},
     {"name": "weekly", "period": "weekly", "weekday": "monday", "at": "07:30"},
 ]
+DEFAULT_REPORTS = [REPORT(entry) for entry in DEFAULT_REPORTS]
 
 
 def settings() -> list[cfg.Setting]:
