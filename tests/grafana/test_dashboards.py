@@ -278,3 +278,42 @@ def test_generator_reads_the_thresholds_file(tmp_path: Path):
     execution = build.render_dashboard(build.DASHBOARDS["Trading"]["execution"](build.context(changed)))
     slippage = next(p for p in panels(json.loads(execution)) if p["title"] == "Slippage by venue")
     assert 37.5 in _step_values(slippage)
+
+
+def _dropped(original: Any, decoded: Any, path: str = "") -> list[str]:
+    """Paths of `original` that did not survive decoding (unknown or mistyped fields)."""
+    if isinstance(original, dict):
+        if not isinstance(decoded, dict):
+            return [path]
+        out = []
+        for key, value in original.items():
+            out += [f"{path}.{key}"] if key not in decoded else _dropped(value, decoded[key], f"{path}.{key}")
+        return out
+    if isinstance(original, list):
+        if not isinstance(decoded, list) or len(original) != len(decoded):
+            return [path]
+        return [
+            p
+            for i, (a, b) in enumerate(zip(original, decoded, strict=True))
+            for p in _dropped(a, b, f"{path}[{i}]")
+        ]
+    return [] if original == decoded else [f"{path}: {original!r} became {decoded!r}"]
+
+
+def _sdk_round_trip(doc: dict[str, Any]) -> dict[str, Any]:
+    from grafana_foundation_sdk.cog import plugins
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    plugins.register_default_plugins()
+    return json.loads(json.dumps(Dashboard.from_json(doc), cls=JSONEncoder))
+
+
+def test_committed_json_decodes_with_grafanas_schema_types(boards):
+    """Grafana's own SDK models read every field back: nothing unknown to the schema, nothing mistyped."""
+    for stem, doc in boards.items():
+        assert _dropped(doc, _sdk_round_trip(doc)) == [], stem
+    # The check notices a field the schema does not know.
+    broken = json.loads(json.dumps(boards["risk"]))
+    broken["panels"][1]["fieldConfig"]["defaults"]["thresholdz"] = {"mode": "absolute"}
+    assert _dropped(broken, _sdk_round_trip(broken)) == [".panels[1].fieldConfig.defaults.thresholdz"]
