@@ -132,6 +132,19 @@ def q(expr: str, legend: str = "", instant: bool = False, fmt: str | None = None
     return query
 
 
+def quantiles(
+    bucket: str, by: str, pcts: Sequence[float] = (0.5, 0.99), window: str = "$__rate_interval"
+) -> list[prometheus.Dataquery]:
+    """One histogram_quantile() target per quantile of a Prometheus histogram, split by one label."""
+    return [
+        q(
+            f"histogram_quantile({p}, sum by (le, {by}) (rate({bucket}[{window}])))",
+            f"p{round(p * 100)} {{{{{by}}}}}",
+        )
+        for p in pcts
+    ]
+
+
 def lq(expr: str, legend: str = "", max_lines: int | None = None) -> lokiq.Dataquery:
     query = lokiq.Dataquery().expr(expr).datasource(LOKI).query_type("range")
     if legend:

@@ -15,6 +15,7 @@ from tradewatch.dashboards.common import (
     new_dashboard,
     onoff,
     q,
+    quantiles,
     query_var,
     rising,
     row,
@@ -148,14 +149,7 @@ def model(ctx: Context) -> db.Dashboard:
         ts(
             "Inference latency",
             "p50 and p99 inference latency. Dashed: the ModelLatencyHigh p99 level.",
-            [
-                q(
-                    f"histogram_quantile({p}, sum by (le, model) "
-                    f"(rate(tradewatch_model_inference_latency_seconds_bucket{{{MODEL}}}[$__rate_interval])))",
-                    f"p{pct} {{{{model}}}}",
-                )
-                for p, pct in ((0.5, 50), (0.99, 99))
-            ],
+            quantiles(f"tradewatch_model_inference_latency_seconds_bucket{{{MODEL}}}", "model", (0.5, 0.99)),
             unit="s",
             thresholds=rising(None, ctx.t("model_latency_p99_seconds")),
             links=[ctx.runbook("ModelLatencyHigh")],
@@ -430,14 +424,7 @@ def ai_cost(ctx: Context) -> db.Dashboard:
         ts(
             "Call latency by provider",
             "p50 and p99 AI call latency.",
-            [
-                q(
-                    f"histogram_quantile({p}, sum by (le, provider) "
-                    f"(rate(tradewatch_ai_call_latency_seconds_bucket{{{PROVIDER}}}[$__rate_interval])))",
-                    f"p{pct} {{{{provider}}}}",
-                )
-                for p, pct in ((0.5, 50), (0.99, 99))
-            ],
+            quantiles(f"tradewatch_ai_call_latency_seconds_bucket{{{PROVIDER}}}", "provider", (0.5, 0.99)),
             unit="s",
             w=24,
         )

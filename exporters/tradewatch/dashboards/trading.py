@@ -17,6 +17,7 @@ from tradewatch.dashboards.common import (
     new_dashboard,
     onoff,
     q,
+    quantiles,
     query_var,
     rising,
     row,
@@ -356,13 +357,7 @@ def execution(ctx: Context) -> db.Dashboard:
         ts(
             "Submit to acknowledge latency",
             "p50, p90 and p99 per venue. The dashed line is the ExecutionLatencyHigh p99 level.",
-            [
-                q(
-                    f"histogram_quantile({p}, sum by (le, venue) (rate({ack}[$__rate_interval])))",
-                    f"p{pct} {{{{venue}}}}",
-                )
-                for p, pct in ((0.5, 50), (0.9, 90), (0.99, 99))
-            ],
+            quantiles(ack, "venue", (0.5, 0.9, 0.99)),
             unit="s",
             thresholds=rising(None, ctx.t("execution_latency_p99_seconds")),
             links=[ctx.runbook("ExecutionLatencyHigh")],
@@ -373,13 +368,7 @@ def execution(ctx: Context) -> db.Dashboard:
         ts(
             "Submit to fill latency",
             "p50 and p99 of the time from submission to the (last) fill, per venue.",
-            [
-                q(
-                    f"histogram_quantile({p}, sum by (le, venue) (rate({fill}[$__rate_interval])))",
-                    f"p{pct} {{{{venue}}}}",
-                )
-                for p, pct in ((0.5, 50), (0.99, 99))
-            ],
+            quantiles(fill, "venue", (0.5, 0.99)),
             unit="s",
         )
     )
@@ -387,14 +376,7 @@ def execution(ctx: Context) -> db.Dashboard:
         ts(
             "Decision latency by provider",
             "p50 and p99 of the strategy's decision latency (model or AI provider).",
-            [
-                q(
-                    f"histogram_quantile({p}, sum by (le, provider) "
-                    f"(rate(tradewatch_trading_decision_latency_seconds_bucket[$__rate_interval])))",
-                    f"p{pct} {{{{provider}}}}",
-                )
-                for p, pct in ((0.5, 50), (0.99, 99))
-            ],
+            quantiles("tradewatch_trading_decision_latency_seconds_bucket", "provider", (0.5, 0.99)),
             unit="s",
             w=24,
         )
@@ -413,14 +395,9 @@ def execution(ctx: Context) -> db.Dashboard:
                     f" / sum by (venue) (rate(tradewatch_trading_slippage_bps_count{{{VENUE}}}[5m]))",
                     "mean {{venue}}",
                 ),
-                *[
-                    q(
-                        f"histogram_quantile({p}, sum by (le, venue) "
-                        f"(rate(tradewatch_trading_slippage_bps_bucket{{{VENUE}}}[5m])))",
-                        f"p{pct} {{{{venue}}}}",
-                    )
-                    for p, pct in ((0.5, 50), (0.95, 95))
-                ],
+                *quantiles(
+                    f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95), window="5m"
+                ),
             ],
             unit="none",
             thresholds=rising(None, ctx.t("slippage_high_bps")),
