@@ -198,3 +198,22 @@ def test_print_settings_and_bad_config():
     )
     assert bad.returncode == 2
     assert "session.timezone" in bad.stderr and "journal.fsync" in bad.stderr
+
+
+def test_tail_mode_of_the_real_process(tmp_path):
+    src = tmp_path / "bot-events.jsonl"
+    events = list(event_stream(200))
+    src.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events[:150]) + b"not json\n")
+    proc = Proc(tmp_path / "journal", TRADEWATCH_TAIL_FILE=str(src), TRADEWATCH_TAIL_POLL_INTERVAL="0.05")
+    try:
+        with open(src, "ab") as f:
+            f.write(b"".join(orjson.dumps(e) + b"\n" for e in events[150:]))
+        deadline = time.monotonic() + 10
+        while accepted(m := proc.scrape()) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert accepted(m) == 200
+        assert m[("tradewatch_events_rejected_total", (("reason", "invalid_json"),))] == 1
+        assert trading_series(m) == trading_series(metric_values(fold(events)))
+    finally:
+        proc.stop()
+    assert (tmp_path / "journal" / "tail.offset").exists()

@@ -11,6 +11,12 @@ The API, in full::
     mount_ingest(exporter, ingestor, token=secret)           # POST /v1/events + metrics + upkeep
     with ingestor.lock: ...                                  # read the fold consistently in collect()
 
+With the standard settings (journal.*, ingest.*) an exporter needs three lines::
+
+    settings = [*common_settings(port), *ingest_settings("model-journal"), ...]
+    ingestor = ingestor_from_config(config, validator, fold, errors=exporter.errors)  # replayed
+    mount_ingest(exporter, ingestor, token=read_token(config))
+
 ``fold`` is any object with ``apply(event)``, ``to_snapshot()`` (orjson-serializable) and
 ``from_snapshot(data)``. Each accepted event is normalized by the validator, stamped with
 ``received_at`` (ingest wall-clock time, for "age" gauges), appended to the journal and applied to
@@ -28,19 +34,22 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from tradewatch.core import config as cfg
 from tradewatch.core.http import HTTPError, Request, Response
-from tradewatch.core.journal import Journal
+from tradewatch.core.journal import FSYNC_POLICIES, Journal
 from tradewatch.core.logging import get_logger
 from tradewatch.core.validate import Invalid
 
@@ -464,3 +473,55 @@ def mount_ingest(exporter: Any, ingestor: EventIngestor, *, token: str = "", pat
     exporter.http.on_too_large = too_large
     exporter.readiness.add_check(
         "journal", lambda: (ingestor.started, "" if ingestor.started else "journal not replayed"))
+
+
+# --------------------------------------------------------------------------- standard settings
+
+
+def default_journal_path(dirname: str) -> str:
+    """``$XDG_STATE_HOME/tradewatch/<dirname>`` when XDG_STATE_HOME is set, else ``./data/<dirname>``."""
+    state = os.environ.get("XDG_STATE_HOME")
+    return str(Path(state) / "tradewatch" / dirname) if state else f"./data/{dirname}"
+
+
+def ingest_settings(journal_dirname: str, *, snapshot_every: int = 500_000) -> list[cfg.Setting]:
+    """The journal.* and ingest.* settings every ingesting exporter has."""
+    S = cfg.Setting
+    return [
+        S("journal.path", cfg.string(allow_empty=False), default_journal_path(journal_dirname),
+          "Directory of the event journal and its snapshot (created if missing)."),
+        S("journal.fsync", cfg.choice(*FSYNC_POLICIES), "batch",
+          "When to fsync the journal: always (every event), batch (once per ingest request), interval, "
+          "never. Every policy survives kill -9; fsync guards against power loss."),
+        S("journal.fsync_interval", cfg.duration(0.001), 1.0, "fsync period for the interval policy."),
+        S("journal.snapshot_every", cfg.integer(0), snapshot_every,
+          "Snapshot the state and start a new journal file after this many events (0: only at shutdown)."),
+        S("ingest.dedupe_window", cfg.integer(0), 1_000_000,
+          "How many recent event_ids are remembered to drop duplicates (kept across restarts)."),
+        S("ingest.token", cfg.string(), "", "Bearer token required by POST /v1/events; empty: no auth.",
+          secret=True),
+        S("ingest.token_file", cfg.string(), "", "File holding the bearer token (wins over ingest.token)."),
+    ]
+
+
+def read_token(config: Any) -> str:
+    """The ingest bearer token: ingest.token_file wins over ingest.token; surrounding space is dropped."""
+    path = config["ingest.token_file"]
+    if not path:
+        return config["ingest.token"]
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise cfg.ConfigError([f"ingest.token_file: cannot read {path} ({exc.strerror or exc})"]) from None
+
+
+def ingestor_from_config(config: Any, validate: Callable[[Any], dict[str, Any]], fold: Fold, *,
+                         errors: Any = None) -> EventIngestor:
+    """An ingestor on the configured journal, already replayed (call before serving)."""
+    journal = Journal(config["journal.path"], fsync=config["journal.fsync"],
+                      interval=config["journal.fsync_interval"])
+    ingestor = EventIngestor(journal, validate, fold, errors=errors,
+                             dedupe_window=config["ingest.dedupe_window"],
+                             snapshot_every=config["journal.snapshot_every"])
+    ingestor.start()
+    return ingestor

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from tradewatch.core import config as cfg
 from tradewatch.core.app import Exporter
-from tradewatch.core.ingest import EventIngestor, mount_ingest
-from tradewatch.core.journal import Journal
+from tradewatch.core.ingest import ingestor_from_config, mount_ingest, read_token
 from tradewatch.core.logging import get_logger
 from tradewatch.core.tail import Tailer
 from tradewatch.trading.collector import TradingStateCollector
@@ -21,35 +21,14 @@ log = get_logger("tradewatch.trading")
 NAME = "trading-exporter"
 
 
-def read_token(config: cfg.Config) -> str:
-    """The ingest bearer token: token_file wins over the inline setting."""
-    path = config["ingest.token_file"]
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SystemExit(
-                f"tradewatch {NAME}: cannot read ingest.token_file {path}: {exc.strerror}"
-            ) from None
-    return config["ingest.token"]
-
-
 def build(config: cfg.Config) -> Exporter:
     exporter = Exporter(NAME, config)
     state = TradingState(TradingConfig.from_config(config))
-    journal = Journal(
-        config["journal.path"], fsync=config["journal.fsync"], interval=config["journal.fsync_interval"]
-    )
-    ingestor = EventIngestor(
-        journal,
-        validate_trading_event,
-        state,
-        errors=exporter.errors,
-        dedupe_window=config["ingest.dedupe_window"],
-        snapshot_every=config["journal.snapshot_every"],
-    )
-    ingestor.start()
-    token = read_token(config)
+    ingestor = ingestor_from_config(config, validate_trading_event, state, errors=exporter.errors)
+    try:
+        token = read_token(config)
+    except cfg.ConfigError as exc:
+        raise SystemExit(f"tradewatch {NAME}: {exc}") from None
     if not token:
         log.warning(
             "POST /v1/events accepts events without authentication; set ingest.token_file "
@@ -80,3 +59,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         settings,
         build,
     )
+    parser = sub.choices[NAME]
+    parser.add_argument("--journal", metavar="DIR", help="journal directory (setting journal.path)")
+    parser.add_argument("--tail", metavar="FILE", help="follow this JSONL file of events (setting tail.file)")
+    inner = parser.get_default("func")
+
+    def run(args: argparse.Namespace) -> int:
+        # Flags win over the file and the environment: pass them on as the environment variables.
+        if args.journal:
+            os.environ[cfg.env_name("journal.path")] = args.journal
+        if args.tail:
+            os.environ[cfg.env_name("tail.file")] = args.tail
+        return inner(args)
+
+    parser.set_defaults(func=run)

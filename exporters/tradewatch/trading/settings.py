@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import time as dtime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradewatch.core import config as cfg
 from tradewatch.core.app import common_settings
-from tradewatch.core.journal import FSYNC_POLICIES
+from tradewatch.core.ingest import ingest_settings
 
 DEFAULT_PORT = 9812
-
-
-def default_journal_path() -> str:
-    """``$XDG_STATE_HOME/tradewatch/trading-journal`` when XDG_STATE_HOME is set, else ./data/..."""
-    state = os.environ.get("XDG_STATE_HOME")
-    if state:
-        return str(Path(state) / "tradewatch" / "trading-journal")
-    return "./data/trading-journal"
 
 
 def clock_time(value: Any) -> dtime:
@@ -48,19 +38,7 @@ def settings() -> list[cfg.Setting]:
     S = cfg.Setting
     return [
         *common_settings(DEFAULT_PORT),
-        S("journal.path", cfg.string(allow_empty=False), default_journal_path(),
-          "Directory of the event journal and its snapshot (created if missing)."),
-        S("journal.fsync", cfg.choice(*FSYNC_POLICIES), "batch",
-          "When to fsync the journal: always (every event), batch (once per ingest request), interval, "
-          "never. Every policy survives kill -9; fsync guards against power loss."),
-        S("journal.fsync_interval", cfg.duration(0.001), 1.0, "fsync period for the interval policy."),
-        S("journal.snapshot_every", cfg.integer(0), 500_000,
-          "Snapshot the state and start a new journal file after this many events (0: only at shutdown)."),
-        S("ingest.dedupe_window", cfg.integer(0), 1_000_000,
-          "How many recent event_ids are remembered to drop duplicates (kept across restarts)."),
-        S("ingest.token", cfg.string(), "", "Bearer token required by POST /v1/events; empty: no auth.",
-          secret=True),
-        S("ingest.token_file", cfg.string(), "", "File holding the bearer token (wins over ingest.token)."),
+        *ingest_settings("trading-journal"),
         S("tail.file", cfg.string(), "", "JSONL file of events to follow (tail mode); empty: off."),
         S("tail.offset_file", cfg.string(), "",
           "Where the tail position is stored; default: tail.offset in the journal directory."),
