@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "300"))
@@ -48,17 +47,19 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-@dataclass
 class Target:
-    name: str
-    proc: subprocess.Popen
-    port: int
-    latencies: list[float]
-    conn: http.client.HTTPConnection | None = None
-    series: int = 0
-    body_bytes: int = 0
-    cpu: float = 0.0
-    rss: int = 0
+    # A plain class: tests/bench/run.py loads this file without registering it in sys.modules,
+    # which dataclasses need.
+    def __init__(self, name: str, proc: subprocess.Popen, port: int):
+        self.name = name
+        self.proc = proc
+        self.port = port
+        self.latencies: list[float] = []
+        self.conn: http.client.HTTPConnection | None = None
+        self.series = 0
+        self.body_bytes = 0
+        self.cpu = 0.0
+        self.rss = 0
 
     def scrape(self) -> bytes:
         if self.conn is None:
@@ -100,12 +101,12 @@ def start_targets() -> list[Target]:
     launcher = os.environ.get("BENCH_SYSTEM_ARGV", "-m tradewatch").split()
     proc = subprocess.Popen([sys.executable, *launcher, "system-exporter", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    targets.append(Target("tradewatch system-exporter", proc, port, []))
+    targets.append(Target("tradewatch system-exporter", proc, port))
     if shutil.which(NODE_EXPORTER) or Path(NODE_EXPORTER).exists():
         port = free_port()
         proc = subprocess.Popen([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        targets.append(Target("prometheus-node-exporter", proc, port, []))
+        targets.append(Target("prometheus-node-exporter", proc, port))
     else:
         print(f"({NODE_EXPORTER} not installed: system exporter measured alone)")
     return targets
