@@ -25,11 +25,12 @@ def format_ts(ts: float | int | datetime) -> str:
         moment = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
     else:
         moment = datetime.fromtimestamp(float(ts), UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime; "+00:00" -> "Z".
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def now_ts() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def new_event_id() -> str:
