@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from tradewatch.model.buffers import Histogram
 from tradewatch.model.drift import DriftEngine
-from tradewatch.model.state import NUMERIC, ModelState
+from tradewatch.model.state import NUMERIC, ModelState, performance
 
 
 def _histogram(family: HistogramMetricFamily, labels: list[str], h: Histogram) -> None:
@@ -92,7 +92,9 @@ class PerformanceCollector:
         vs_ref = gauge("tradewatch_model_accuracy_vs_reference_ratio",
                        "Rolling accuracy / reference accuracy (regressors: reference MAE / rolling MAE).")
         with self.state.lock:
-            perf = {model: m.performance() for model, m in self.state.by_model.items()}
+            inputs = {model: m.performance_inputs() for model, m in self.state.by_model.items()}
+        window = self.state.s.performance_window
+        perf = {model: performance(*args, window) for model, args in inputs.items()}
         for model, p in perf.items():
             _gauge(accuracy, [model], p.accuracy)
             for cls, v in sorted(p.precision.items()):

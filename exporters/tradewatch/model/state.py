@@ -282,40 +282,12 @@ class ModelFold:
             self.ref_n += 1
             self.ref_sum += score
 
+    def performance_inputs(self) -> tuple[str | None, list[tuple[Any, ...]], int, float]:
+        """What :func:`performance` needs, copied (cheap) so the numpy work runs outside the lock."""
+        return self.kind, list(self.window), self.ref_n, self.ref_sum
+
     def performance(self) -> Performance:
-        rows = list(self.window)
-        nan = math.nan
-        if not rows:
-            return Performance(0, nan, {}, {}, nan, nan, nan, nan, nan, nan, nan)
-        cols = list(zip(*rows, strict=True))
-        correct, conf, brier, abs_err, sq_err, pnl = (np.array(c, dtype=float) for c in cols[2:])
-        accuracy = precision = recall = None
-        mae = rmse = ece = brier_score = nan
-        vs_ref = nan
-        ref_complete = self.ref_n >= self.s.performance_window and self.ref_n > 0
-        if self.kind == CLASSIFIER:
-            result = stats.classification(cols[0], cols[1])
-            accuracy, precision, recall = result.accuracy, result.precision, result.recall
-            has_conf = ~np.isnan(conf)
-            if has_conf.any():
-                ece = stats.expected_calibration_error(conf[has_conf], correct[has_conf])
-            has_brier = ~np.isnan(brier)
-            if has_brier.any():
-                brier_score = float(np.mean(brier[has_brier]))
-            if ref_complete and self.ref_sum > 0:
-                vs_ref = accuracy / (self.ref_sum / self.ref_n)
-        else:
-            valid = ~np.isnan(abs_err)
-            if valid.any():
-                mae = float(np.mean(abs_err[valid]))
-                rmse = float(np.sqrt(np.mean(sq_err[valid])))
-                if ref_complete and mae > 0:
-                    vs_ref = (self.ref_sum / self.ref_n) / mae
-        has_pnl = ~np.isnan(pnl)
-        win_rate = float(np.mean(pnl[has_pnl] > 0)) if has_pnl.any() else nan
-        total_pnl = float(np.sum(pnl[has_pnl])) if has_pnl.any() else nan
-        return Performance(len(rows), nan if accuracy is None else accuracy, precision or {}, recall or {},
-                           mae, rmse, win_rate, total_pnl, ece, brier_score, vs_ref)
+        return performance(*self.performance_inputs(), self.s.performance_window)
 
     # ------------------------------------------------------------------ snapshot
     def dump(self) -> dict[str, Any]:
@@ -356,6 +328,43 @@ class ModelFold:
 def _nan(value: Any) -> Any:
     """JSON has no NaN: snapshots carry it as null."""
     return math.nan if value is None else value
+
+
+def performance(kind: str | None, rows: list[tuple[Any, ...]], ref_n: int, ref_sum: float,
+                window: int) -> Performance:
+    """Rolling performance from the outcome rows of one model (see :class:`ModelFold.window`)."""
+    nan = math.nan
+    if not rows:
+        return Performance(0, nan, {}, {}, nan, nan, nan, nan, nan, nan, nan)
+    cols = list(zip(*rows, strict=True))
+    correct, conf, brier, abs_err, sq_err, pnl = (np.array(c, dtype=float) for c in cols[2:])
+    accuracy = precision = recall = None
+    mae = rmse = ece = brier_score = nan
+    vs_ref = nan
+    ref_complete = ref_n >= window and ref_n > 0
+    if kind == CLASSIFIER:
+        result = stats.classification(cols[0], cols[1])
+        accuracy, precision, recall = result.accuracy, result.precision, result.recall
+        has_conf = ~np.isnan(conf)
+        if has_conf.any():
+            ece = stats.expected_calibration_error(conf[has_conf], correct[has_conf])
+        has_brier = ~np.isnan(brier)
+        if has_brier.any():
+            brier_score = float(np.mean(brier[has_brier]))
+        if ref_complete and ref_sum > 0:
+            vs_ref = accuracy / (ref_sum / ref_n)
+    else:
+        valid = ~np.isnan(abs_err)
+        if valid.any():
+            mae = float(np.mean(abs_err[valid]))
+            rmse = float(np.sqrt(np.mean(sq_err[valid])))
+            if ref_complete and mae > 0:
+                vs_ref = (ref_sum / ref_n) / mae
+    has_pnl = ~np.isnan(pnl)
+    win_rate = float(np.mean(pnl[has_pnl] > 0)) if has_pnl.any() else nan
+    total_pnl = float(np.sum(pnl[has_pnl])) if has_pnl.any() else nan
+    return Performance(len(rows), nan if accuracy is None else accuracy, precision or {}, recall or {},
+                       mae, rmse, win_rate, total_pnl, ece, brier_score, vs_ref)
 
 
 # --------------------------------------------------------------------------- the fold
