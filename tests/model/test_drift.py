@@ -101,3 +101,17 @@ def test_no_result_before_min_samples():
     assert engine.run() == {}  # 400 predictions after the 1000-row reference
     state.apply_many(stream(200, seed=14))
     assert "m" in engine.run()
+
+
+def test_a_feature_that_stops_arriving_is_reported_missing_and_drifted():
+    state = _state()
+    state.apply_many(stream(1000, seed=15, outcome_every=0))
+    for event in stream(600, seed=16, outcome_every=0):
+        event["features"] = {"y": event["features"]["y"]}  # x and c no longer sent
+        state.apply(event)
+    result = DriftEngine(state, DriftSettings()).run()["m"]
+    for name in ("x", "c"):
+        f = result.features[name]
+        assert f.missing_ratio == 1.0 and f.drifted, name
+    assert math.isnan(result.features["x"].ks_pvalue) and math.isnan(result.features["c"].chi2_pvalue)
+    assert result.features["y"].missing_ratio == 0.0 and not result.features["y"].drifted
