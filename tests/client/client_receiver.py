@@ -48,6 +48,7 @@ class Receiver:
         self.events: list[dict[str, Any]] = []  # accepted, first-seen order
         self.seen: set[str] = set()
         self.requests: list[int] = []  # events per request, every answered request
+        self.attempts: list[float] = []  # monotonic arrival time of every POST, failed ones too
         self.fail_next: list[tuple[int, dict[str, str]]] = []  # (status, headers) queued failures
         self.max_events: int | None = None  # above this per request: 413
         self.delay = 0.0
@@ -92,6 +93,7 @@ class Receiver:
             self._server = None
 
     def handle(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+        self.attempts.append(time.monotonic())
         if self.delay:
             time.sleep(self.delay)
         if path != "/v1/events":

@@ -3,6 +3,7 @@ spool and in-order replay across receiver and client restarts, rejections, journ
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -178,6 +179,13 @@ def test_retries_503_and_429_with_backoff(receiver: Receiver) -> None:
         stats = client.stats
     assert stats.retries == 4 and stats.accepted == 100 and stats.spooled == 0
     assert [e["event_id"] for e in receiver.events] == ids
+    # Exponential backoff with full jitter: attempt n waits at least half of base * 2**(n-1)
+    # (flush() may cut one wait short: it asks for delivery now).
+    gaps = [b - a for a, b in itertools.pairwise(receiver.attempts)]
+    assert len(gaps) == 4
+    honoured = [gap >= 0.5 * min(FAST["backoff_max"], FAST["backoff_base"] * 2**n) * 0.9
+                for n, gap in enumerate(gaps)]
+    assert sum(honoured) >= 3, gaps
 
 
 def test_gives_up_to_spool_after_max_retries_then_replays(receiver: Receiver, tmp_path: Path) -> None:
@@ -332,3 +340,21 @@ def test_from_env_and_logging_setup(receiver: Receiver, tmp_path: Path) -> None:
     line = orjson.loads(stream.getvalue().splitlines()[-1])
     assert line["service"] == "mybot" and line["level"] == "warning" and line["event"] == "order rejected"
     assert "timestamp" in line and "ACC-123456" not in stream.getvalue().decode()
+
+
+def test_order_kept_when_an_in_flight_batch_is_spooled_after_an_overflow(receiver: Receiver,
+                                                                          tmp_path: Path) -> None:
+    # The sender holds batch 1 through slow 503s while the caller overflows newer events to disk;
+    # batch 1 then lands in the spool after them, in an earlier-named segment, and replays first.
+    receiver.delay = 0.1
+    receiver.fail_next = [(503, {})] * 4
+    with TradeWatchClient(receiver.url, spool_dir=tmp_path, batch_size=10, max_queue=20, max_retries=1,
+                          **FAST) as client:
+        ids = emit_orders(client, 0, 10)
+        assert wait_for(lambda: client.stats.buffered == 0, 5)  # batch 1 is in flight
+        ids += emit_orders(client, 10, 200)
+        assert client.stats.overflowed >= 1
+        assert wait_for(lambda: len(spool_files(tmp_path)) >= 2, 5)
+        assert client.flush(20)
+        assert client.stats.spooled >= 200
+    assert [e["event_id"] for e in receiver.events] == ids
