@@ -17,11 +17,13 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from grafana_model import Query, dashboards, label_values, queries
 
+from tradewatch.devstack.stack import DevStack
 from tradewatch.devstack.testing import live_stack
 
 pytestmark = pytest.mark.e2e
@@ -39,6 +41,12 @@ KNOWN_EMPTY = {
 }
 # Seconds a query may take to show data after the incidents (drift needs a few computations).
 PATIENCE = 45.0
+
+
+@dataclass
+class Live:
+    stack: DevStack
+    start: float  # beginning of the range queries: the panels' time range
 
 
 class _Probed(http.server.BaseHTTPRequestHandler):
@@ -97,7 +105,7 @@ def _incidents() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def stack(probe_target: str):
+def stack(probe_target: str) -> Iterator[Live]:
     port = urllib.parse.urlparse(probe_target).port
     env = {
         "trading": {
@@ -157,8 +165,7 @@ def stack(probe_target: str):
                 )
             ],
         )
-        s.started = time.time() - 30  # type: ignore[attr-defined]
-        yield s
+        yield Live(s, start=time.time() - 60)
 
 
 def interpolate(query: Query, variables: dict[str, dict[str, Any]]) -> str:
@@ -170,33 +177,31 @@ def interpolate(query: Query, variables: dict[str, dict[str, Any]]) -> str:
     return re.sub(r"\$\{?(\w+)\}?", lambda m: board[m.group(1)].get("allValue", ".*"), expr)
 
 
-def _get(stack: Any, path: str, params: dict[str, Any]) -> dict[str, Any]:
-    url = f"{stack.prometheus_url}{path}?" + urllib.parse.urlencode(params)
+def _get(live: Live, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    url = f"{live.stack.prometheus_url}{path}?" + urllib.parse.urlencode(params)
     with urllib.request.urlopen(url, timeout=10) as resp:
         data = json.loads(resp.read())
     assert data["status"] == "success", data
     return data["data"]
 
 
-def _has_data(stack: Any, query: Query, expr: str) -> bool:
+def _has_data(live: Live, query: Query, expr: str) -> bool:
     if query.kind == "variable":
         metric, label = label_values(query.expr)
         # Grafana runs label_values(m, l) as a series lookup; the label must have values.
         found = _get(
-            stack,
+            live,
             "/api/v1/series",
             {
                 "match[]": interpolate(Query(query.dashboard, query.where, metric, "promql"), _VARIABLES),
-                "start": stack.started,
+                "start": live.start,
             },
         )
         return any(label in series for series in found)
     if query.instant:
-        return bool(_get(stack, "/api/v1/query", {"query": expr})["result"])
+        return bool(_get(live, "/api/v1/query", {"query": expr})["result"])
     now = time.time()
-    result = _get(
-        stack, "/api/v1/query_range", {"query": expr, "start": stack.started, "end": now, "step": 2}
-    )
+    result = _get(live, "/api/v1/query_range", {"query": expr, "start": live.start, "end": now, "step": 2})
     return any(series["values"] for series in result["result"])
 
 
@@ -221,7 +226,7 @@ def _params() -> list[Any]:
 
 
 @pytest.mark.parametrize("query", _params())
-def test_query_returns_data(stack, query):
+def test_query_returns_data(stack: Live, query: Query):
     expr = interpolate(query, _VARIABLES)
     deadline = time.monotonic() + PATIENCE
     while not _has_data(stack, query, expr):
