@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 COMPOSE ?= docker compose
 
-.PHONY: help secrets up down logs dev test lint bench dashboards prometheus-native system-deps clean
+.PHONY: help secrets up doctor down logs dev test lint bench dashboards prometheus-native system-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ up: secrets ## start the whole stack with Docker Compose
 	  echo "No Docker engine answers here: run 'make dev' for the native stack on loopback."; exit 1; fi
 	@test -f .env || { echo "No .env: cp .env.example .env and set GRAFANA_ADMIN_PASSWORD first."; exit 1; }
 	$(COMPOSE) up -d --build
+
+doctor: $(STAMP) ## check the running stack (compose or make dev) and say what to fix
+	$(VENV)/bin/tradewatch doctor
 
 down: ## stop the Compose stack (volumes are kept)
 	$(COMPOSE) down

@@ -303,7 +303,8 @@ class Doctor:
         if pending:
             return Check("prometheus", "rules", WARN, f"{summary}; {len(pending)} not evaluated yet",
                          advice="wait one evaluation interval and run the doctor again")
-        return Check("prometheus", "rules", OK, f"{summary}, all evaluating; {firing} alerts firing")
+        return Check("prometheus", "rules", OK,
+                     f"{summary}, all evaluating; {firing} alert{'' if firing == 1 else 's'} firing")
 
     # ------------------------------------------------------------------ Alertmanager and mail
 
