@@ -108,6 +108,24 @@ class _Journals:
         return True
 
 
+class _TradingOnly:
+    """A client without a model exporter: model events are left out, on purpose."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.stats = client.stats
+
+    def emit(self, event: dict[str, Any]) -> str:
+        if event["type"] in MODEL_TYPES:
+            return event["event_id"]
+        return self.client.emit(event)
+
+    def close(self, timeout: float = 0) -> bool:
+        ok = self.client.close(timeout)
+        self.stats = self.client.stats
+        return ok
+
+
 class _Stdout:
     def emit(self, event: dict[str, Any]) -> str:
         sys.stdout.buffer.write(orjson.dumps(event) + b"\n")
@@ -143,7 +161,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.journal_dir:
         sink = _Journals(args.journal_dir)
     else:
-        sink = TradeWatchClient(args.trading_url, token, model_url=args.model_url, spool_dir=args.spool_dir)
+        sink = TradeWatchClient(args.trading_url, token, model_url=args.model_url or None,
+                                spool_dir=args.spool_dir)
+        if not args.model_url:
+            log.warning("no --model-url: prediction, outcome and ai_call events are not sent")
+            sink = _TradingOnly(sink)
 
     def stop(signum: int, _: Any) -> None:
         sim.stop()
@@ -153,8 +175,11 @@ def run(args: argparse.Namespace) -> int:
     log.info("simulation started", scenario=args.scenario, seed=args.seed, speed=args.speed,
              rate=args.rate, warmup=args.warmup, duration=args.duration,
              trading_url=None if args.stdout else args.trading_url)
-    sent = sim.run(sink, args.duration)
-    sink.close(timeout=10.0)
+    try:
+        sent = sim.run(sink, args.duration)
+    except BrokenPipeError:  # --stdout piped into head & co.
+        return 0
+    sink.close(timeout=5.0)
     stats = getattr(sink, "stats", None)
     summary: dict[str, Any] = {}
     if stats is not None:
