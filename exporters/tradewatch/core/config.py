@@ -425,7 +425,10 @@ class SettingsDoc:
     def of(cls, settings: Iterable[Setting]) -> SettingsDoc:
         doc = cls()
         for s in settings:
-            default = "(required)" if s.required else ("(unset)" if s.default in (None, "") else repr(_plain(s.default)))
+            if s.required:
+                default = "(required)"
+            else:
+                default = "(unset)" if s.default in (None, "", []) else repr(_plain(s.default))
             doc.rows.append((s.key, s.env, default, s.help))
         return doc
 
