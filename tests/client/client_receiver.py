@@ -104,7 +104,13 @@ class Receiver:
             if self.fail_next:
                 status, extra = self.fail_next.pop(0)
                 return status, {"error": f"injected {status}"}, extra
-        items = orjson.loads(body)
+        assert headers.get("Content-Type") == "application/x-ndjson"
+        items = []
+        for line in body.splitlines():
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                items.append({"event_id": None, "symbol": self.reject_symbol})  # rejected on its own
         if self.max_events is not None and len(items) > self.max_events:
             return 413, {"error": "too_large"}, {}
         accepted = duplicates = 0

@@ -105,7 +105,9 @@ class Channel:
         self.backoff_max = options.backoff_max
         self.timeout = (min(3.05, options.timeout), options.timeout)
         self._session = session or requests.Session()
-        self._session.headers["Content-Type"] = "application/json"
+        # NDJSON rather than a JSON array: a damaged line (say, in a spool a crash tore) is rejected
+        # on its own instead of failing the whole batch.
+        self._session.headers["Content-Type"] = "application/x-ndjson"
         self._session.headers["User-Agent"] = "tradewatch-client"
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
@@ -344,7 +346,7 @@ class Channel:
 
     def _post(self, lines: list[bytes]) -> int:
         """POST one batch; account for the verdicts. 413 splits the batch in two."""
-        body = b"[" + b",".join(lines) + b"]"
+        body = b"\n".join(lines) + b"\n"
         try:
             response = self._session.post(self.url, data=body, timeout=self.timeout)
         except requests.RequestException as exc:
