@@ -27,9 +27,7 @@ from tradewatch.core import logging as twlogging
 def _alloy_module():
     if "alloy_pipeline" in sys.modules:
         return sys.modules["alloy_pipeline"]
-    spec = importlib.util.spec_from_file_location(
-        "alloy_pipeline", ROOT / "tests" / "logs" / "alloy_pipeline.py"
-    )
+    spec = importlib.util.spec_from_file_location("alloy_pipeline", ROOT / "tests" / "logs" / "alloy_pipeline.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["alloy_pipeline"] = module
     spec.loader.exec_module(module)
@@ -42,11 +40,13 @@ def pipeline():
     alloy = _alloy_module()
     text = (ROOT / "loki" / "config.alloy").read_text()
     parsed = alloy.Pipeline.from_config(text)
-    relabel = alloy.component(alloy.parse_alloy(text), "discovery.relabel")
+    # Stream labels set by relabelling (container, compose_service), from every relabel component.
     relabelled = {
-        b.attributes["target_label"]
-        for b in relabel.blocks
-        if b.name == "rule" and "target_label" in b.attributes
+        rule.attributes["target_label"]
+        for block in alloy.parse_alloy(text)
+        if block.name == "discovery.relabel"
+        for rule in block.blocks
+        if rule.name == "rule" and "target_label" in rule.attributes
     }
     labels = set(parsed.labels) | {lbl for lbl in relabelled if not lbl.startswith("__")}
     return labels, set(parsed.metadata), set(parsed.expressions)
@@ -75,9 +75,7 @@ def check(expr: str, labels: set[str], metadata: set[str], fields: set[str]) -> 
     problems += [f"stream label {x} is not a Loki label" for x in sorted(stream - labels)]
     filters, json_fields = logql_pipeline_labels(expr)
     known = labels | metadata | (json_fields and fields)
-    problems += [
-        f"filter on {x}, which is neither a label nor structured metadata" for x in sorted(filters - known)
-    ]
+    problems += [f"filter on {x}, which is neither a label nor structured metadata" for x in sorted(filters - known)]
     problems += [f"| json field {x} is not a field the services log" for x in sorted(json_fields - fields)]
     grouping = logql_grouping_labels(expr)
     problems += [f"grouping by {x}, which Loki does not have" for x in sorted(grouping - labels - metadata)]
@@ -156,13 +154,9 @@ def test_stream_selectors_are_valid_for_loki_with_all_selected():
 
 def test_log_alert_patterns_match_real_log_lines():
     """The critical-pattern rules' regexes catch representative lines and ignore routine ones."""
-    patterns = {
-        r["title"]: re.search(r'\|~ "((?:\\.|[^"\\])*)"', r["data"][0]["model"]["expr"]) for r in log_rules()
-    }
+    patterns = {r["title"]: re.search(r'\|~ "((?:\\.|[^"\\])*)"', r["data"][0]["model"]["expr"]) for r in log_rules()}
     regex = {
-        t: re.compile(m.group(1).replace("\\\\", "\\").replace("(?i)", ""), re.I)
-        for t, m in patterns.items()
-        if m
+        t: re.compile(m.group(1).replace("\\\\", "\\").replace("(?i)", ""), re.I) for t, m in patterns.items() if m
     }
     assert regex["LogKillSwitch"].search('{"event": "kill switch engaged", "reason": "daily_loss"}')
     assert regex["LogOrderRejectedByVenue"].search('{"event": "order rejected by venue", "code": "margin"}')
