@@ -3,10 +3,13 @@ failures the client must survive (down, 5xx, 429, 401, 413, slow, per-item rejec
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -142,3 +145,26 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+@contextlib.contextmanager
+def captured_logs(service: str = "test", level: str = "debug") -> Iterator[io.BytesIO]:
+    """The project's JSON logging into a buffer; the previous configuration is restored after."""
+    import structlog
+
+    from tradewatch.core import logging as core_logging
+    from tradewatch.core import redact
+
+    root = logging.getLogger()
+    saved = (structlog.get_config(), root.handlers[:], root.level, core_logging._service,
+             redact.get_redactor())
+    stream = io.BytesIO()
+    core_logging.setup(service, level, stream=stream)
+    try:
+        yield stream
+    finally:
+        structlog.configure(**saved[0])
+        root.handlers[:] = saved[1]
+        root.setLevel(saved[2])
+        core_logging._service = saved[3]
+        redact.set_redactor(saved[4])

@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from client_receiver import Receiver
+from client_receiver import Receiver, captured_logs
 
 
 @pytest.fixture
@@ -19,11 +19,5 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def log_stream() -> Iterator[io.BytesIO]:
     """The project's JSON logging, captured."""
-    from tradewatch.core import logging as core_logging
-
-    stream = io.BytesIO()
-    core_logging.setup("test", "debug", stream=stream)
-    yield stream
-    core_logging.setup("test", "info", stream=io.BytesIO())
-
-
+    with captured_logs() as stream:
+        yield stream

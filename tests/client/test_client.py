@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from client_receiver import Receiver, free_port, log_lines, wait_for
+from client_receiver import Receiver, captured_logs, free_port, log_lines, wait_for
 
 from tradewatch.client import JournalWriter, SpoolLocked, TradeWatchClient, logging_setup
 from tradewatch.core.validate import Invalid
@@ -334,9 +334,10 @@ def test_from_env_and_logging_setup(receiver: Receiver, tmp_path: Path) -> None:
         assert client.flush(5)
     assert len(receiver.events) == 1
 
-    stream = io.BytesIO()
-    log = logging_setup("mybot", stream=stream, account_ids=["ACC-123456"])
-    log.warning("order rejected", account="ACC-123456")
+    with captured_logs():  # restores the logging configuration afterwards
+        stream = io.BytesIO()
+        log = logging_setup("mybot", stream=stream, account_ids=["ACC-123456"])
+        log.warning("order rejected", account="ACC-123456")
     line = orjson.loads(stream.getvalue().splitlines()[-1])
     assert line["service"] == "mybot" and line["level"] == "warning" and line["event"] == "order rejected"
     assert "timestamp" in line and "ACC-123456" not in stream.getvalue().decode()

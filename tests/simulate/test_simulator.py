@@ -3,7 +3,6 @@ scenario's signature in the event stream and the logs."""
 
 from __future__ import annotations
 
-import io
 import statistics
 from collections import Counter
 from datetime import datetime
@@ -11,9 +10,9 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.client.client_receiver import captured_logs
 
 from tradewatch.client import MODEL_TYPES
-from tradewatch.core import logging as core_logging
 from tradewatch.core.validate import Invalid
 from tradewatch.model.events import validator as model_validator
 from tradewatch.simulate import SCENARIOS, Simulator
@@ -258,15 +257,11 @@ def test_ai_cost_spike_signature() -> None:
 
 
 def test_logs_name_the_notable_events() -> None:
-    stream = io.BytesIO()
-    core_logging.setup("simulator", "info", stream=stream)
-    try:
+    with captured_logs("simulator", "info") as stream:
         crash = Simulator(7, "flash-crash", speed=SPEED, rate=RATE, warmup=WARMUP, incident=INCIDENT,
                           start=START).steps(240)
         outage = Simulator(7, "exchange-outage", speed=SPEED, rate=RATE, warmup=WARMUP, incident=INCIDENT,
                            start=START).steps(240)
-    finally:
-        core_logging.setup("test", "info", stream=io.BytesIO())
     lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
     assert all(line["service"] == "simulator" for line in lines)
     kill = [line for line in lines if "kill switch activated" in line["event"]]
