@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tradewatch.doctor.checks import ABSENT, FAIL, OK, SKIP, WARN, Doctor, Endpoints, Options
+from tradewatch.doctor.checks import ABSENT, FAIL, OK, SKIP, WARN, Check, Doctor, Endpoints, Options
 
 Route = Callable[[http.server.BaseHTTPRequestHandler], tuple[int, object]]
 PASSWORD = "s3cret-for-tests"
@@ -76,38 +76,34 @@ def doctor_for(mode: str = "compose", password: str = PASSWORD, **urls: str) -> 
     return Doctor(Endpoints(**urls), Options(mode=mode, timeout=2.0, grafana_password=password))
 
 
-def test_grafana_datasource_health_is_reported_per_datasource() -> None:
-    with json_server(GRAFANA_OK) as url:
-        doctor = doctor_for(grafana=url)
+def datasources_check(routes: dict[str, Route], password: str = PASSWORD) -> Check:
+    """Grafana's readiness (must be OK), then the datasource check, against ``routes``."""
+    with json_server(routes) as url:
+        doctor = doctor_for(grafana=url, password=password)
         assert doctor.check_ready("grafana").status == OK
-        check = doctor.check_grafana_datasources()
+        return doctor.check_grafana_datasources()
+
+
+def test_grafana_datasource_health_is_reported_per_datasource() -> None:
+    check = datasources_check(GRAFANA_OK)
     assert check.status == FAIL and check.summary == "1/2 datasources broken"
     assert check.details == ["Loki: Unable to connect with Loki."]
 
 
 def test_all_datasources_working_is_ok() -> None:
     routes = dict(GRAFANA_OK, **{"/api/datasources/uid/loki/health": authenticated(200, {"message": "ok"})})
-    with json_server(routes) as url:
-        doctor = doctor_for(grafana=url)
-        doctor.check_ready("grafana")
-        check = doctor.check_grafana_datasources()
+    check = datasources_check(routes)
     assert check.status == OK and check.summary == "2 datasources working"
 
 
 def test_wrong_grafana_password_explains_the_volume() -> None:
-    with json_server(GRAFANA_OK) as url:
-        doctor = doctor_for(grafana=url, password="changed-in-env-later")
-        doctor.check_ready("grafana")
-        check = doctor.check_grafana_datasources()
+    check = datasources_check(GRAFANA_OK, password="changed-in-env-later")
     assert check.status == FAIL and "401" in check.summary
     assert "grafana-data volume" in check.advice and "reset-admin-password" in check.advice
 
 
 def test_no_grafana_password_is_a_warning_not_a_failure() -> None:
-    with json_server(GRAFANA_OK) as url:
-        doctor = doctor_for(grafana=url, password="")
-        doctor.check_ready("grafana")
-        check = doctor.check_grafana_datasources()
+    check = datasources_check(GRAFANA_OK, password="")
     assert check.status == WARN and "GRAFANA_ADMIN_PASSWORD" in check.advice
 
 
