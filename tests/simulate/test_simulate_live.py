@@ -118,3 +118,22 @@ def test_cli_help_lists_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("normal", "flash-crash", "exchange-outage", "stale-feed", "slow-execution", "model-drift",
                  "ai-cost-spike", "--trading-url", "--model-url", "--speed", "--seed", "--warmup"):
         assert name in out
+
+
+def test_cli_journal_mode_writes_both_journals(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from tests.client.client_receiver import captured_logs
+
+    from tradewatch.cli import main
+
+    with captured_logs("simulator", "info"):  # restores the logging set-up the command changes
+        code = main(["simulate", "--journal-dir", str(tmp_path), "--duration", "0.5", "--rate", "20",
+                     "--speed", "60", "--seed", "4"])
+    assert code == 0
+    trading = [orjson.loads(line) for line in (tmp_path / "trading.jsonl").read_bytes().splitlines()]
+    model = [orjson.loads(line) for line in (tmp_path / "model.jsonl").read_bytes().splitlines()]
+    assert trading and model
+    assert {e["type"] for e in model} <= {"prediction", "outcome", "ai_call"}
+    assert not {e["type"] for e in trading} & {"prediction", "outcome", "ai_call"}
+    finished = [orjson.loads(line) for line in capfd.readouterr().out.splitlines()
+                if "simulation finished" in line]
+    assert finished and finished[0]["events"] == len(trading) + len(model)

@@ -170,8 +170,7 @@ def run(args: argparse.Namespace) -> int:
     def stop(signum: int, _: Any) -> None:
         sim.stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info("simulation started", scenario=args.scenario, seed=args.seed, speed=args.speed,
              rate=args.rate, warmup=args.warmup, duration=args.duration,
              trading_url=None if args.stdout else args.trading_url)
@@ -179,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         sent = sim.run(sink, args.duration)
     except BrokenPipeError:  # --stdout piped into head & co.
         return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     sink.close(timeout=5.0)
     stats = getattr(sink, "stats", None)
     summary: dict[str, Any] = {}
