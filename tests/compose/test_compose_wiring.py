@@ -19,7 +19,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from composefile import ROOT, container_port, example_env, host_path_for, load_compose, named_volume_mounts
+from composefile import (
+    ROOT,
+    container_port,
+    example_env,
+    host_path_for,
+    load_compose,
+    named_volume_mounts,
+    published_ports,
+)
 
 
 @pytest.fixture(scope="module")
@@ -321,3 +329,27 @@ def test_simulator_healthcheck_tracks_the_spool(compose: dict, tmp_path: Path) -
     assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
     (tmp_path / "run-1.jsonl").write_bytes(b"x" * 2_000_000)
     assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode != 0
+
+
+# ------------------------------------------------------------------ tradewatch doctor's defaults
+
+def test_doctor_defaults_are_the_published_ports(compose: dict) -> None:
+    """`tradewatch doctor` with no flags must look where the stack listens (compose and make dev)."""
+    from tradewatch.devstack.stack import DEV_PORTS
+    from tradewatch.doctor.checks import Endpoints
+    from tradewatch.doctor.command import PORT_VARIABLES, default_endpoints
+
+    env = example_env()
+    defaults = Endpoints()
+    assert default_endpoints({}, {}) == defaults
+    for component, (variable, port) in PORT_VARIABLES.items():
+        assert env[variable] == str(port), f".env.example {variable}"
+        published = {p["published"]: int(p["target"]) for p in
+                     published_ports(compose["services"][component])}
+        assert published.get(str(port)) in container_port(compose["services"][component]), component
+        assert defaults.url(component) == f"http://127.0.0.1:{port}"
+        if component in DEV_PORTS:
+            assert DEV_PORTS[component] == port, f"make dev puts {component} elsewhere"
+    mailpit = {p["target"]: p["published"] for p in
+               published_ports(compose["services"]["mailpit"])}
+    assert defaults.smtp == f"127.0.0.1:{mailpit['1025']}"
