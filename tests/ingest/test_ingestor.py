@@ -92,7 +92,7 @@ def test_duplicates_within_a_batch_across_batches_and_restarts(tmp_path):
 def test_dedupe_window_is_bounded(tmp_path):
     ing = make_ingestor(tmp_path, dedupe_window=3)
     ing.ingest([tick(i) for i in range(5)])
-    assert len(ing._seen) == 3
+    assert len(ing.dedupe) == 3
     assert ing.ingest([tick(0)]).accepted == 1  # forgotten: outside the window
     assert ing.ingest([tick(4)]).duplicates == 1
 
@@ -180,3 +180,21 @@ def test_a_failing_fold_is_counted_and_the_rest_of_the_batch_applies(tmp_path):
     assert again.start() == 3
     assert again.fold.ids == ["e1", "e3"]  # replay skips past the failing event too
     assert errors.labels("fold")._value.get() == 2
+
+
+def test_dedupe_window_segments_snapshot_and_memory():
+    from tradewatch.core.ingest import DedupeWindow
+
+    w = DedupeWindow(1000, segments=4)
+    d = [w.digest(f"id-{i}") for i in range(5000)]
+    assert w.seen(d[:3] + d[:1]) == [False, False, False, True]  # repeats within one batch count
+    for i in range(0, 5000, 100):
+        w.add(d[i : i + 100])
+    assert 1000 <= len(w) <= 1250  # at least the last `capacity` ids, never much more
+    assert all(w.seen(d[-1000:]))  # the last thousand are remembered (in sealed arrays and the set)
+    assert not any(w.seen(d[:3000]))  # the old ones are forgotten
+    assert sum(s.nbytes for s in w.sealed) == 8 * (len(w) - len(w.current))
+    restored = DedupeWindow(1000, segments=4)
+    restored.from_snapshot(orjson.loads(orjson.dumps(w.to_snapshot())))
+    assert restored.seen(d[-1200:]) == w.seen(d[-1200:])
+    assert DedupeWindow(0).seen(d[:2] + d[:2]) == [False] * 4  # window 0: dedupe off

@@ -93,12 +93,7 @@ def test_bad_lines_are_rejected_and_counted_like_http(tmp_path):
     ing = make_ingestor(tmp_path / "j")
     tailer = Tailer(src, ing, max_line_bytes=200)
     src.write_bytes(
-        b"nope\n"
-        + ndjson([{"type": "tick"}, tick(1)])
-        + b'{"x": "'
-        + b"a" * 500
-        + b'"}\n'
-        + ndjson([tick(2)])
+        b"nope\n" + ndjson([{"type": "tick"}, tick(1)]) + b'{"x": "' + b"a" * 500 + b'"}\n' + ndjson([tick(2)])
     )
     drain(tailer)
     assert ing.fold.ids == ["e1", "e2"]

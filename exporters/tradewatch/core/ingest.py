@@ -32,6 +32,7 @@ Metrics (docs/metrics.md, "Shared"): ``tradewatch_events_accepted_total{type}``,
 
 from __future__ import annotations
 
+import base64
 import gc
 import hmac
 import json
@@ -41,10 +42,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from hashlib import blake2b as _blake2b
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -59,7 +61,6 @@ log = get_logger("tradewatch.ingest")
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
                           "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
 _DUMPS_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
-_event_id = itemgetter("event_id")
 
 
 class Fold(Protocol):
@@ -162,6 +163,88 @@ class RateLimitedLog:
         return True
 
 
+class DedupeWindow:
+    """Remembers at least the last ``capacity`` event_ids, in about 8 bytes each.
+
+    An id is kept as the 64-bit BLAKE2b digest of its UTF-8 bytes (a false duplicate needs a
+    collision: about 3e-8 with a full window of a million). New digests go into a small set; when it
+    holds ``capacity / segments`` of them it is sealed into a sorted numpy array and the oldest
+    array is dropped, so memory is flat (a few MB per million ids) instead of ~100 bytes per id,
+    and a batch is checked against the sealed arrays with vectorized binary searches.
+    """
+
+    def __init__(self, capacity: int, segments: int = 8):
+        self.capacity = capacity
+        self.segment_size = max(1, -(-capacity // segments)) if capacity else 0
+        self.max_sealed = -(-capacity // self.segment_size) if capacity else 0
+        self.current: set[bytes] = set()
+        self.sealed: deque[np.ndarray] = deque()
+
+    @staticmethod
+    def digest(event_id: str) -> bytes:
+        return _blake2b(event_id.encode(), digest_size=8).digest()
+
+    def __len__(self) -> int:
+        return len(self.current) + sum(len(s) for s in self.sealed)
+
+    def seen(self, digests: list[bytes]) -> list[bool]:
+        """For each digest: in the window already, or earlier in ``digests``. Adds nothing."""
+        if not self.capacity:
+            return [False] * len(digests)
+        hits: list[bool] | None = None
+        if self.sealed and digests:
+            wanted = np.frombuffer(b"".join(digests), dtype="<u8")
+            found = np.zeros(len(digests), dtype=bool)
+            for segment in self.sealed:
+                idx = np.searchsorted(segment, wanted)
+                idx[idx == len(segment)] = 0
+                found |= segment[idx] == wanted
+            hits = found.tolist()
+        current = self.current
+        batch: set[bytes] = set()
+        out = []
+        for i, d in enumerate(digests):
+            dup = d in current or d in batch or (hits is not None and hits[i])
+            if not dup:
+                batch.add(d)
+            out.append(dup)
+        return out
+
+    def add(self, digests: list[bytes]) -> None:
+        """Remember digests known to be new."""
+        if not self.capacity:
+            return
+        while digests:
+            room = self.segment_size - len(self.current)
+            self.current.update(digests[:room])
+            digests = digests[room:]
+            if len(self.current) >= self.segment_size:
+                self._seal()
+
+    def _seal(self) -> None:
+        self.sealed.append(np.sort(np.frombuffer(b"".join(self.current), dtype="<u8")))
+        self.current = set()
+        while len(self.sealed) > self.max_sealed:
+            self.sealed.popleft()
+
+    def to_snapshot(self) -> dict[str, Any]:
+        b64 = base64.b64encode
+        return {"segments": [b64(s.tobytes()).decode() for s in self.sealed],
+                "current": b64(b"".join(self.current)).decode()}
+
+    def from_snapshot(self, data: dict[str, Any]) -> None:
+        self.current = set()
+        self.sealed = deque()
+        if not self.capacity:
+            return
+        for text in data.get("segments", []):
+            self.sealed.append(np.frombuffer(base64.b64decode(text), dtype="<u8").copy())
+        while len(self.sealed) > self.max_sealed:
+            self.sealed.popleft()
+        raw = base64.b64decode(data.get("current", ""))
+        self.add([raw[i:i + 8] for i in range(0, len(raw), 8)])
+
+
 class EventIngestor:
     """Validate, deduplicate, journal and fold events; expose the shared ingest metrics."""
 
@@ -189,8 +272,7 @@ class EventIngestor:
         self.duplicates = 0
         self.last_event_time = 0.0
         self.started = False
-        self._seen: set[str] = set()
-        self._order: deque[str] = deque()
+        self.dedupe = DedupeWindow(dedupe_window)
         self._log_rejection = RateLimitedLog()
 
     # ------------------------------------------------------------------ start-up
@@ -202,9 +284,8 @@ class EventIngestor:
                 self.fold.from_snapshot(data["fold"])
                 self.accepted = {k: int(v) for k, v in data.get("accepted", {}).items()}
                 self.last_event_time = float(data.get("last_event_time", 0.0))
-                ids = data.get("ids", [])[-self.dedupe_window:] if self.dedupe_window else []
-                self._order = deque(ids)
-                self._seen = set(ids)
+                if "dedupe" in data:
+                    self.dedupe.from_snapshot(data["dedupe"])
             # Replay allocates millions of dicts that all stay alive: the cyclic GC would rescan them
             # over and over (a third of the replay time) and can find nothing to free.
             gc_was_enabled = gc.isenabled()
@@ -220,20 +301,16 @@ class EventIngestor:
         return count
 
     def _replay_batch(self, events: list[dict[str, Any]]) -> None:
-        # The hot loop of start-up: bookkeeping in C (map/update/Counter), one Python loop for the fold.
-        if self.dedupe_window:
-            ids = list(map(_event_id, events))
-            before = len(self._seen)
-            self._seen.update(ids)
-            if len(self._seen) - before != len(ids):  # only a hand-edited journal repeats an id
-                self._seen.difference_update(ids)
-                self._seen.update(self._order)
-                events = self._drop_repeats(events)
-                ids = list(map(_event_id, events))
-                self._seen.update(ids)
-            self._order.extend(ids)
-            while len(self._order) > self.dedupe_window:
-                self._seen.discard(self._order.popleft())
+        # The hot loop of start-up; the journal never repeats an id unless edited by hand.
+        dedupe = self.dedupe
+        if dedupe.capacity:
+            digest = dedupe.digest
+            digests = [digest(e["event_id"]) for e in events]
+            flags = dedupe.seen(digests)
+            if any(flags):
+                events = [e for e, dup in zip(events, flags, strict=True) if not dup]
+                digests = [d for d, dup in zip(digests, flags, strict=True) if not dup]
+            dedupe.add(digests)
         accepted = self.accepted
         get = accepted.get
         apply = self.fold.apply
@@ -250,23 +327,6 @@ class EventIngestor:
                 self._fold_failed(event, exc)
         if events:
             self.last_event_time = max(self.last_event_time, events[-1].get("received_at", 0.0))
-
-    def _drop_repeats(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        seen = set(self._seen)
-        out = []
-        for event in events:
-            if event["event_id"] not in seen:
-                seen.add(event["event_id"])
-                out.append(event)
-        return out
-
-    def _remember(self, eid: str) -> None:
-        if not self.dedupe_window:
-            return
-        self._seen.add(eid)
-        self._order.append(eid)
-        if len(self._order) > self.dedupe_window:
-            self._seen.discard(self._order.popleft())
 
     def _apply(self, event: dict[str, Any]) -> None:
         try:
@@ -319,31 +379,31 @@ class EventIngestor:
                 self._error("ingest")
                 log.error("validator failed", error=str(exc), exc_info=True)
                 rejected.append({"index": index, "reason": "invalid_value", "message": "could not validate"})
+        digest = self.dedupe.digest
+        digests = [digest(e["event_id"]) for e in valid]
         with self.lock:
             now = self.clock()
-            seen = self._seen
-            batch_ids: set[str] = set()
             lines: list[bytes] = []
             fresh: list[dict[str, Any]] = []
+            fresh_digests: list[bytes] = []
             dumps = orjson.dumps
-            for event in valid:
-                eid = event["event_id"]
-                if eid in seen or eid in batch_ids:
+            for event, d, dup in zip(valid, digests, self.dedupe.seen(digests), strict=True):
+                if dup:
                     result.duplicates += 1
                     continue
-                batch_ids.add(eid)
                 event["received_at"] = now
                 lines.append(dumps(event, option=_DUMPS_OPTS))
                 fresh.append(event)
+                fresh_digests.append(d)
             try:
                 self.journal.append(lines)
             except OSError as exc:
                 self._error("journal")
                 log.error("journal write failed; nothing acknowledged", error=str(exc), events=len(lines))
                 raise Unavailable(f"journal write failed: {exc.strerror or exc}") from exc
+            self.dedupe.add(fresh_digests)
             accepted = self.accepted
             for event in fresh:
-                self._remember(event["event_id"])
                 etype = event["type"]
                 accepted[etype] = accepted.get(etype, 0) + 1
                 self._apply(event)
@@ -362,7 +422,7 @@ class EventIngestor:
     # ------------------------------------------------------------------ upkeep
     def snapshot_data(self) -> dict[str, Any]:
         return {"fold": self.fold.to_snapshot(), "accepted": dict(self.accepted),
-                "last_event_time": self.last_event_time, "ids": list(self._order)}
+                "last_event_time": self.last_event_time, "dedupe": self.dedupe.to_snapshot()}
 
     def compact(self) -> None:
         """Snapshot the fold now and start a fresh journal file."""
