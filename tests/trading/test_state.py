@@ -143,9 +143,7 @@ def test_a_million_events_over_ten_thousand_symbols_keep_series_bounded():
     assert len(symbols) == 101 and OVERFLOW in symbols
     strategies = {dict(labels).get("strategy") for _, labels in values} - {None}
     assert len(strategies) == 21
-    components = {
-        dict(labels)["component"] for name, labels in values if name == "tradewatch_heartbeat_status"
-    }
+    components = {dict(labels)["component"] for name, labels in values if name == "tradewatch_heartbeat_status"}
     assert len(components) == 51
     assert len(state.open_orders) <= 1000
     assert len(state.positions) <= 2000 and len(state.feed_clock) <= 2000
@@ -182,3 +180,39 @@ def test_golden_exposition():
     if os.environ.get("TRADEWATCH_UPDATE_GOLDEN") or not GOLDEN.exists():
         GOLDEN.write_bytes(got)
     assert got.decode() == GOLDEN.read_text()
+
+
+def test_every_exposed_metric_is_in_the_catalog(tmp_path):
+    import re
+
+    from tradewatch.core.ingest import EventIngestor
+    from tradewatch.core.journal import Journal
+    from tradewatch.trading.events import validate_trading_event
+
+    catalog = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    section = catalog[catalog.index("## Trading exporter") :]
+    section = section[: section.index("\n## ", 1)]
+    trading_rows = set(re.findall(r"^\| `([a-z_0-9]+)` \|", section, re.M))
+    documented = set(re.findall(r"^\| `([a-z_0-9]+)` \|", catalog, re.M))
+    events = list(event_stream(3000, seed=3))
+    state = fold(
+        [
+            *events,
+            {
+                "type": "portfolio_snapshot",
+                "ts": T0 + 3 * 86400,
+                "event_id": "late",
+                "equity": 1,
+                "cash": 1,
+                "account": "main",
+            },
+        ],
+        TradingConfig(daily_loss_limit=100, return_period=60),
+    )
+    exposed = {f.name + ("_total" if f.type == "counter" else "") for f in TradingStateCollector(state).collect()}
+    ingestor = EventIngestor(Journal(tmp_path), validate_trading_event, TradingState())
+    ingestor.start()
+    ingestor.ingest([*events[:10], {"type": "nope"}])
+    exposed_ingest = {f.name + ("_total" if f.type == "counter" else "") for f in ingestor.collect()}
+    assert exposed == trading_rows  # every trading row is implemented, and nothing undocumented is exposed
+    assert exposed_ingest <= documented
