@@ -176,3 +176,44 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test(alerts):
             for exp in case["exp_alerts"]:
                 assert exp["exp_labels"]["severity"] == a["labels"]["severity"], name
                 assert set(exp["exp_annotations"]) == set(a["annotations"]), f"{name}: annotations unchecked"
+
+
+def _catalog() -> set[str]:
+    names = set()
+    for line in (ROOT / "docs" / "metrics.md").read_text().splitlines():
+        m = re.match(r"\|\s*`([a-z_:][a-z0-9_:]*)`\s*\|\s*(\w+)", line)
+        if m:
+            names.add(m.group(1))
+            if m.group(2) == "histogram":
+                names |= {m.group(1) + s for s in ("_bucket", "_sum", "_count")}
+    return names
+
+
+# Metrics of Prometheus and Alertmanager themselves (not in our catalog).
+UPSTREAM = {"up", "prometheus_rule_evaluation_failures_total", "prometheus_notifications_errors_total",
+            "alertmanager_notifications_failed_total", "prometheus_notifications_alertmanagers_discovered"}
+_PROMQL_WORDS = {"sum", "by", "rate", "increase", "max", "min", "without", "and", "or", "bool", "on", "time",
+                 "vector", "histogram_quantile", "predict_linear", "offset", "abs", "topk", "le", "ignoring",
+                 "group_left", "count"}
+
+
+def test_rules_and_runbooks_name_only_catalogued_metrics(alerts):
+    catalog = _catalog()
+    recorded = set()
+    exprs = []
+    for path in (PROM / "rules").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                recorded.add(rule.get("record"))
+                exprs.append(rule["expr"])
+    for runbook in (ROOT / "docs" / "runbooks").glob("*.md"):
+        exprs += re.findall(r"```promql\n(.*?)```", runbook.read_text(), re.S)
+    unknown = set()
+    for expr in exprs:
+        expr = re.sub(r'\{[^}]*\}|"[^"]*"|\[[^\]]*\]', "", expr)
+        for word in re.findall(r"[a-z_:][a-z0-9_:]*", expr):
+            if (word.startswith(("tradewatch_", "prometheus_", "alertmanager_")) or ":" in word) \
+                    and word not in catalog | recorded | UPSTREAM:
+                unknown.add(word)
+    assert not unknown, f"not in docs/metrics.md nor a recording rule: {sorted(unknown)}"
+    assert len(catalog) > 100
