@@ -37,6 +37,8 @@ ALERT_SPANS = [  # (labels, start, end)
     ({"alertname": "HighFillLatency", "severity": "warning", "venue": "binance"}, 21 * H, 21 * H + 10 * M),
 ]
 PENDING = ({"alertname": "ModelDrift", "severity": "warning"}, 20 * H, 20 * H + 4 * M)
+# The alerting pipeline's dead man's switch fires all day; the report leaves it out.
+WATCHDOG = ({"alertname": "Watchdog", "severity": "info"}, -LEAD, 86400 + 1)
 LAT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1.0, math.inf]
 SLIP_BUCKETS = [-5.0, 0.0, 2.0, 5.0, 10.0, math.inf]
 
@@ -162,7 +164,7 @@ def generate() -> tuple[str, dict[str, float]]:
             1,
         )
         # ALERTS come from Prometheus itself, so they exist during the exporter gap too.
-        for labels, a, b in [*ALERT_SPANS, PENDING]:
+        for labels, a, b in [*ALERT_SPANS, PENDING, WATCHDOG]:
             if a <= off < b:
                 state = "pending" if labels is PENDING[0] else "firing"
                 f.add("ALERTS", g, "ALERTS", {**labels, "alertstate": state}, ts, 1)
@@ -225,9 +227,7 @@ def generate() -> tuple[str, dict[str, float]]:
         )
         for s in realized:
             lab = {"strategy": s}
-            f.add(
-                "tradewatch_trading_realized_pnl", g, "tradewatch_trading_realized_pnl", lab, ts, realized[s]
-            )
+            f.add("tradewatch_trading_realized_pnl", g, "tradewatch_trading_realized_pnl", lab, ts, realized[s])
             f.add(
                 "tradewatch_trading_win_rate_ratio",
                 g,

@@ -51,21 +51,22 @@ PLAN: list[tuple[str | None, float, list[str]]] = [
     ("slow-execution", 120, ["--warmup", "20", "--incident", "75"]),
     ("model-drift", 190, ["--warmup", "20", "--incident", "150"]),
     ("ai-cost-spike", 120, ["--warmup", "20", "--incident", "80"]),
-    ("stale-feed", 100, ["--warmup", "20", "--incident", "60"]),
+    ("stale-feed", 170, ["--warmup", "20", "--incident", "130"]),
 ]
 
 
-def equity(stack: DevStack) -> float:
+def equity(stack: DevStack, last: float) -> float:
     result = stack.query("sum(tradewatch_trading_equity)")
-    return float(result[0]["value"][1]) if result else 100_000.0
+    return float(result[0]["value"][1]) if result else last
 
 
 def run_plan(stack: DevStack, scale: float) -> tuple[float, float]:
     start = time.time()
-    seed = 100
+    seed, balance = 100, 100_000.0
     for scenario, seconds, flags in PLAN:
         seconds *= scale
         flags = [f if not f.replace(".", "").isdigit() else str(float(f) * scale) for f in flags]
+        balance = equity(stack, balance)
         if scenario is None:
             stack.procs["simulator"].stop()
             stack.stop_exporter("trading")
@@ -81,7 +82,7 @@ def run_plan(stack: DevStack, scale: float) -> tuple[float, float]:
             "--seed",
             str(seed),
             "--initial-balance",
-            f"{equity(stack):.2f}",
+            f"{balance:.2f}",
             *flags,
         )
         print(f"{datetime.now(UTC):%H:%M:%S} {scenario} for {seconds:.0f}s", flush=True)
@@ -101,9 +102,7 @@ def export(url: str, start: float, end: float, day: float, out: Path) -> float:
                 data={"query": f'{{__name__="{name}"}}', "start": start, "end": end, "step": 1},
             ).json()["data"]
             for series in data["result"]:
-                labels = ",".join(
-                    f'{k}="{_escape(v)}"' for k, v in sorted(series["metric"].items()) if k != "__name__"
-                )
+                labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(series["metric"].items()) if k != "__name__")
                 head = f"{name}{{{labels}}}" if labels else name
                 for ts, value in series["values"]:
                     v = float(value)
@@ -124,14 +123,15 @@ def _num(v: float) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "docs" / "example-report"))
     parser.add_argument("--scale", type=float, default=1.0, help="shorten (or lengthen) the whole plan")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tradewatch-example-"))
-    with DevStack(StackOptions(simulator=None, workdir=work / "stack")) as stack:
+    # A small AI budget, so the day's spend (and the cost spike) can be read against it.
+    model_env = {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "8"}
+    options = StackOptions(simulator=None, workdir=work / "stack", exporter_env={"model": model_env})
+    with DevStack(options) as stack:
         stack.wait_targets_up(timeout=60)
         start, end = run_plan(stack, args.scale)
         time.sleep(3)
@@ -155,9 +155,7 @@ def main() -> int:
             chart_step=max(300.0, resolution),
             resolution=resolution,
         )
-        report = render.build(
-            Prometheus(url), period, Options(["trading", "model", "system"]), name="example"
-        )
+        report = render.build(Prometheus(url), period, Options(["trading", "model", "system"]), name="example")
         out = Path(args.out)
         for old in out.glob("*.png"):
             old.unlink()

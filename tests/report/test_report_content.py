@@ -85,8 +85,7 @@ def test_numbers_match_direct_promql(daily):
     assert ex["slippage_bps"]["mean"] == pytest.approx(
         promql(
             url,
-            "increase(tradewatch_trading_slippage_bps_sum[1d]) / "
-            "increase(tradewatch_trading_slippage_bps_count[1d])",
+            "increase(tradewatch_trading_slippage_bps_sum[1d]) / increase(tradewatch_trading_slippage_bps_count[1d])",
             end,
         )
     )
@@ -97,9 +96,7 @@ def test_numbers_match_direct_promql(daily):
         promql(url, "tradewatch_trading_sharpe_ratio", end)
     )
     ai = s["ai_spend"]["data"]
-    assert ai["spend_usd"] == pytest.approx(
-        promql(url, "sum(increase(tradewatch_ai_cost_usd_total[1d]))", end)
-    )
+    assert ai["spend_usd"] == pytest.approx(promql(url, "sum(increase(tradewatch_ai_cost_usd_total[1d]))", end))
     assert ai["spend_usd"] == pytest.approx(0.7 * 24, rel=0.01)  # 0.5 + 0.2 USD per hour
     assert ai["budget_for_period_usd"] == pytest.approx(10.0)  # 300 USD / 30 days
     assert ai["budget_used_ratio"] == pytest.approx(ai["spend_usd"] / 10.0)
@@ -123,7 +120,7 @@ def test_alerts_with_firing_intervals(daily):
     fired = s["alerts"]["data"]["fired"]
     got = sorted((a["alertname"], a["start"] - B, a["end"] - B) for a in fired)
     want = sorted((labels["alertname"], a, b) for labels, a, b in backfill.ALERT_SPANS)
-    assert got == want  # pending ModelDrift is not an alert that fired
+    assert got == want  # pending ModelDrift is not an alert that fired; Watchdog is ignored
     by_name = s["alerts"]["data"]["by_alertname"]
     assert by_name["HighFillLatency"] == {"times_fired": 2, "firing_seconds": 55 * 60.0}
     assert fired[0]["labels"]["severity"] == "critical"
@@ -135,9 +132,7 @@ def test_model_freshness_and_system(daily):
     assert [(d["model"], d["feature"]) for d in model["drifted_features"]] == [("direction-clf", "volume_z")]
     assert model["drifted_features"][0]["psi_max"] == pytest.approx(0.31)
     assert model["models"]["direction-clf"]["accuracy_ratio"] == pytest.approx(0.54, abs=1e-3)
-    incidents = {
-        (i["kind"], i["subject"]): (i["start"] - B, i["end"] - B) for i in s["freshness"]["data"]["incidents"]
-    }
+    incidents = {(i["kind"], i["subject"]): (i["start"] - B, i["end"] - B) for i in s["freshness"]["data"]["incidents"]}
     assert incidents[("stale market data", "ETH-USD")] == backfill.STALE_ETH
     assert incidents[("no data from exporter", "trading")] == backfill.TRADING_GAP
     assert round(s["freshness"]["data"]["market_data_gaps"]["ETH-USD"]) == 2
@@ -198,9 +193,7 @@ def test_written_files(daily, tmp_path):
 
 def test_weekly_report_names_the_days_without_data(backfilled):
     period = resolve("weekly", "2026-11-16", "Europe/London", chart_step=1800, resolution=60)
-    report = render.build(
-        Prometheus(backfilled.url), period, Options(["trading", "model", "system"]), name="weekly"
-    )
+    report = render.build(Prometheus(backfilled.url), period, Options(["trading", "model", "system"]), name="weekly")
     s = report.document()["sections"]
     # Data exists only for Monday 16 Nov (plus its lead hour): the six days before are one gap.
     first = s["coverage"]["data"]["model"]["gaps"][0]

@@ -27,15 +27,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def report(backfilled):
     period = resolve("daily", "2026-11-16", "UTC", chart_step=600, resolution=60)
-    return render.build(
-        Prometheus(backfilled.url), period, Options(["trading", "model", "system"]), name="desk"
-    )
+    return render.build(Prometheus(backfilled.url), period, Options(["trading", "model", "system"]), name="desk")
 
 
 def smtp_settings(host: str, port: int, **kw) -> mailer.SMTPSettings:
-    return mailer.SMTPSettings(
-        host=host, port=port, sender="tradewatch@desk.example", starttls="none", timeout=5, **kw
-    )
+    return mailer.SMTPSettings(host=host, port=port, sender="tradewatch@desk.example", starttls="none", timeout=5, **kw)
 
 
 def test_delivered_with_inline_charts(report, smtp_server):
@@ -58,9 +54,7 @@ def test_delivered_with_inline_charts(report, smtp_server):
     related = next(p for p in got.walk() if p.get_content_type() == "multipart/related")
     html = html_part.get_content()
     referenced = set(re.findall(r'src="cid:([^"]+)"', html))
-    images = {
-        p["Content-ID"].strip("<>"): p for p in related.iter_parts() if p.get_content_maintype() == "image"
-    }
+    images = {p["Content-ID"].strip("<>"): p for p in related.iter_parts() if p.get_content_maintype() == "image"}
     assert referenced == set(images) and len(images) == len(report.images) >= 8
     for part in images.values():
         assert part.get_content_type() == "image/png"

@@ -74,9 +74,7 @@ def _xaxis(ax, period: Period, *, label: bool) -> None:
 def _shade(ax, period: Period, gaps: list[Interval], *, text: bool) -> None:
     for i, g in enumerate(gaps):
         a, b = _dates(period, np.array([g.start, g.end]))
-        ax.axvspan(
-            a, b, color=COLORS["gap"], alpha=0.6, hatch="//", linewidth=0, label="no data" if i == 0 else None
-        )
+        ax.axvspan(a, b, color=COLORS["gap"], alpha=0.6, hatch="//", linewidth=0, label="no data" if i == 0 else None)
         if text:
             ax.text(
                 a + (b - a) / 2,

@@ -155,6 +155,7 @@ def run_once(
         stale_market_data=config["report.stale_market_data"],
         stale_heartbeat=config["report.stale_heartbeat"],
         drift_psi_major=config["report.drift_psi_major"],
+        ignore_alerts=tuple(config["report.ignore_alerts"]),
     )
     attempts = 1 + (config["report.retries"] if stop is not None else 0)
     started = time.monotonic()
@@ -163,9 +164,7 @@ def run_once(
             report = render.build(prom, period, options, name=entry["name"])
             break
         except PrometheusError as exc:
-            log.error(
-                "report failed", report=entry["name"], attempt=attempt, attempts=attempts, error=str(exc)
-            )
+            log.error("report failed", report=entry["name"], attempt=attempt, attempts=attempts, error=str(exc))
             if attempt == attempts or (stop is not None and stop.wait(config["report.retry_delay"])):
                 print(f"tradewatch report: {exc}", file=sys.stderr)
                 return EXIT_REPORT_FAILED

@@ -76,9 +76,7 @@ class Prometheus:
         except ValueError:
             raise PrometheusError(f"{path}: HTTP {resp.status_code}, not JSON: {resp.text[:200]!r}") from None
         if body.get("status") != "success":
-            raise PrometheusError(
-                f"query {params.get('query')!r} failed: {body.get('errorType')}: {body.get('error')}"
-            )
+            raise PrometheusError(f"query {params.get('query')!r} failed: {body.get('errorType')}: {body.get('error')}")
         return body["data"]
 
     def instant(self, expr: str, at: float) -> list[tuple[dict[str, str], float]]:
@@ -133,14 +131,10 @@ def _runs(flag: np.ndarray) -> list[tuple[int, int]]:
     if not flag.any():
         return []
     edges = np.diff(np.concatenate([[0], flag.astype(np.int8), [0]]))
-    return list(
-        zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True)
-    )
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
 
 
-def windows_to_intervals(
-    t: np.ndarray, flag: np.ndarray, window: float, start: float, end: float
-) -> list[Interval]:
+def windows_to_intervals(t: np.ndarray, flag: np.ndarray, window: float, start: float, end: float) -> list[Interval]:
     """Turn per-window flags into the intervals a state held.
 
     ``flag[i]`` says a sample in the window ``(t[i] - window, t[i]]`` showed the state (the result
@@ -151,9 +145,7 @@ def windows_to_intervals(
     """
     n = len(t)
     return [
-        Interval(
-            start if i == 0 else float(t[i]), float(min(end, t[j])), open_start=i == 0, open_end=j == n - 1
-        )
+        Interval(start if i == 0 else float(t[i]), float(min(end, t[j])), open_start=i == 0, open_end=j == n - 1)
         for i, j in _runs(flag)
     ]
 

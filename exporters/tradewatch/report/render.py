@@ -138,9 +138,7 @@ def _page(report: Report, src) -> str:
         f"<h1>TradeWatch {e(p.kind)} report</h1>",
         f'<p class="period">{e(p.label())} &middot; time zone {e(p.zone)} &middot; '
         f"report &ldquo;{e(report.name)}&rdquo;</p>",
-        '<p class="toc">'
-        + " &middot; ".join(f'<a href="#{s.id}">{e(s.title)}</a>' for s in report.sections)
-        + "</p>",
+        '<p class="toc">' + " &middot; ".join(f'<a href="#{s.id}">{e(s.title)}</a>' for s in report.sections) + "</p>",
     ]
     for s in report.sections:
         out.append(f'<section id="{s.id}"><h2>{e(s.title)}</h2>')
@@ -161,9 +159,7 @@ def _page(report: Report, src) -> str:
             name = f"{c.name}.png"
             out.append(f'<img src="{src(name)}" alt="{e(c.title)}, {e(p.label())}" width="900">')
         for t in s.tables:
-            out.append(
-                f"<h3>{e(t.title)}</h3><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in t.headers) + "</tr>"
-            )
+            out.append(f"<h3>{e(t.title)}</h3><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in t.headers) + "</tr>")
             out += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in t.rows]
             out.append("</table>")
         out.append("</section>")

@@ -152,6 +152,7 @@ class Options:
     stale_market_data: float = 60.0
     stale_heartbeat: float = 120.0
     drift_psi_major: float = 0.25
+    ignore_alerts: tuple[str, ...] = ("Watchdog", "InfoInhibitor")
 
 
 class Builder:
@@ -189,9 +190,7 @@ class Builder:
             )
         )
 
-    def intervals(
-        self, expr: str, keep: Callable[[np.ndarray], np.ndarray], *labels: str
-    ) -> dict[str, list[Interval]]:
+    def intervals(self, expr: str, keep: Callable[[np.ndarray], np.ndarray], *labels: str) -> dict[str, list[Interval]]:
         """Intervals where ``keep(value)`` holds, per label set, from a resolution-stepped range query."""
         res = self.p.resolution
         out: dict[str, list[Interval]] = {}
@@ -210,8 +209,7 @@ class Builder:
                 words.append(f"No data from the {exporter} exporter during the whole period.")
             else:
                 words.append(
-                    f"No data from the {exporter} exporter from {self.p.span(g.start, g.end)} "
-                    f"({fdur(g.seconds)})."
+                    f"No data from the {exporter} exporter from {self.p.span(g.start, g.end)} ({fdur(g.seconds)})."
                 )
         return words
 
@@ -266,9 +264,7 @@ class Builder:
                 "gaps": [_interval_json(x) for x in g],
             }
             sec.notes.extend(self.gap_words(name))
-        sec.tables.append(
-            Table("Exporters", ["exporter", "data coverage", "gaps", "time without data"], rows)
-        )
+        sec.tables.append(Table("Exporters", ["exporter", "data coverage", "gaps", "time without data"], rows))
         if not any(self.coverage.values()):
             sec.notes.append("Every exporter reported data for the whole period.")
 
@@ -276,9 +272,7 @@ class Builder:
         eq = self.chart_one("sum(tradewatch_trading_equity)", "trading")
         dd = self.chart_one("max(tradewatch_trading_drawdown_ratio)", "trading")
         start, end = finite_first(eq), finite_last(eq)
-        max_dd = self.value(
-            "max_drawdown_ratio", f"max(max_over_time(tradewatch_trading_drawdown_ratio[{self.R}]))"
-        )
+        max_dd = self.value("max_drawdown_ratio", f"max(max_over_time(tradewatch_trading_drawdown_ratio[{self.R}]))")
         limit = self.value("drawdown_limit_ratio", "max(tradewatch_trading_drawdown_limit_ratio)")
         ok = np.isfinite(eq.v)
         in_period_dd = math.nan
@@ -341,15 +335,12 @@ class Builder:
             f"min by (account) (min_over_time(tradewatch_trading_daily_pnl[{self.R}]))",
             "account",
         )
-        limits = self.by(
-            "daily_loss_limit", "max by (account) (tradewatch_trading_daily_loss_limit)", "account"
-        )
+        limits = self.by("daily_loss_limit", "max by (account) (tradewatch_trading_daily_loss_limit)", "account")
         sec.data.update(
             total=jnum(total),
             bucket=unit,
             buckets=[
-                {"start": a, "end": b, "pnl": jnum(x)}
-                for a, b, x in zip(edges[:-1], edges[1:], pnl, strict=True)
+                {"start": a, "end": b, "pnl": jnum(x)} for a, b, x in zip(edges[:-1], edges[1:], pnl, strict=True)
             ],
             realized_by_strategy={k: jnum(v) for k, v in realized.items()},
             worst_daily_pnl={k: jnum(v) for k, v in worst.items()},
@@ -365,8 +356,7 @@ class Builder:
         missing = [i for i, x in enumerate(pnl) if not math.isfinite(x)]
         if missing:
             sec.notes.append(
-                f"No P&L for {len(missing)} {unit}(s) without equity data at their edges "
-                "(shown hatched, not as zero)."
+                f"No P&L for {len(missing)} {unit}(s) without equity data at their edges (shown hatched, not as zero)."
             )
         for account, w in worst.items():
             lim = limits.get(account, math.nan)
@@ -469,9 +459,7 @@ class Builder:
 
     def s_execution(self, sec: Section) -> None:
         R = self.R
-        orders = self.by(
-            "orders", f"sum by (status) (increase(tradewatch_trading_orders_total[{R}]))", "status"
-        )
+        orders = self.by("orders", f"sum by (status) (increase(tradewatch_trading_orders_total[{R}]))", "status")
         fill = self.by("fill_ratio", "min by (strategy) (tradewatch_trading_fill_ratio)", "strategy")
         fill_avg = self.by(
             "fill_ratio_avg",
@@ -558,8 +546,7 @@ class Builder:
             Line(
                 f"p{q}",
                 self.chart_one(
-                    f"histogram_quantile(0.{q}, sum by (le) "
-                    f"(rate(tradewatch_trading_slippage_bps_bucket[{step}s])))",
+                    f"histogram_quantile(0.{q}, sum by (le) (rate(tradewatch_trading_slippage_bps_bucket[{step}s])))",
                     "trading",
                 ),
                 f"p{q}",
@@ -587,19 +574,15 @@ class Builder:
             "reason",
         )
         kill = {k: v for k, v in kill.items() if v >= 0.5}
-        kill_iv = self.intervals(
-            f"max(max_over_time(tradewatch_trading_kill_switch_active[{res}s]))", lambda v: v >= 1
-        )
+        kill_iv = self.intervals(f"max(max_over_time(tradewatch_trading_kill_switch_active[{res}s]))", lambda v: v >= 1)
         breaker_iv = self.intervals(
-            "max by (service) (max_over_time("
-            f'tradewatch_trading_circuit_breaker_state{{state="open"}}[{res}s]))',
+            f'max by (service) (max_over_time(tradewatch_trading_circuit_breaker_state{{state="open"}}[{res}s]))',
             lambda v: v >= 1,
             "service",
         )
         opened = self.by(
             "circuit_breaker_opened",
-            f"sum by (service) (increase(tradewatch_trading_circuit_breaker_transitions_total"
-            f'{{state="open"}}[{R}]))',
+            f'sum by (service) (increase(tradewatch_trading_circuit_breaker_transitions_total{{state="open"}}[{R}]))',
             "service",
         )
         vol = self.by(
@@ -638,12 +621,12 @@ class Builder:
                 ", ".join(sorted(kill)) or "-",
                 self.p.when(x.start),
                 self._until(x),
-                fdur(x.seconds),
+                self._dur(x),
             ]
             for x in kill_spans
         ]
         rows += [
-            [f"circuit breaker open: {svc}", "", self.p.when(x.start), self._until(x), fdur(x.seconds)]
+            [f"circuit breaker open: {svc}", "", self.p.when(x.start), self._until(x), self._dur(x)]
             for svc, spans in sorted(breaker_iv.items())
             for x in spans
         ]
@@ -656,10 +639,7 @@ class Builder:
                 Table(
                     "Limit breaches",
                     ["symbol", "volatility breaches", "max position limit usage"],
-                    [
-                        [s, fnum(vol.get(s, 0), 0), fpct(usage.get(s, math.nan))]
-                        for s in sorted(set(vol) | set(over))
-                    ],
+                    [[s, fnum(vol.get(s, 0), 0), fpct(usage.get(s, math.nan))] for s in sorted(set(vol) | set(over))],
                 )
             )
         if not rows and not vol and not over:
@@ -677,6 +657,10 @@ class Builder:
                 )
             )
 
+    def _dur(self, x: Interval) -> str:
+        # Seen in a single window: it lasted somewhere between an instant and one resolution.
+        return f"under {fdur(self.p.resolution)}" if x.seconds < self.p.resolution else fdur(x.seconds)
+
     def _until(self, x: Interval) -> str:
         return "still active at the end" if x.open_end else self.p.when(x.end)
 
@@ -688,6 +672,8 @@ class Builder:
         alerts = []
         for s in found:
             labels = {k: v for k, v in s.labels.items() if k not in ("alertstate", "__name__")}
+            if labels.get("alertname") in self.o.ignore_alerts:
+                continue
             for iv in windows_to_intervals(s.t, np.nan_to_num(s.v) > 0, res, self.p.start, self.E):
                 alerts.append((labels, iv))
         alerts.sort(key=lambda a: a[1].start)
@@ -698,8 +684,7 @@ class Builder:
         for lab, iv in alerts:
             per_name.setdefault(lab.get("alertname", "?"), []).append(iv)
         sec.data["by_alertname"] = {
-            k: {"times_fired": len(v), "firing_seconds": jnum(sum(x.seconds for x in v))}
-            for k, v in per_name.items()
+            k: {"times_fired": len(v), "firing_seconds": jnum(sum(x.seconds for x in v))} for k, v in per_name.items()
         }
         sec.figures += [
             ("Alerts fired", str(len(alerts))),
@@ -718,7 +703,7 @@ class Builder:
                             _labels_text(lab),
                             self.p.when(iv.start) + (" (before the period)" if iv.open_start else ""),
                             "still firing" if iv.open_end else self.p.when(iv.end),
-                            fdur(iv.seconds),
+                            self._dur(iv),
                         ]
                         for lab, iv in alerts
                     ],
@@ -740,9 +725,7 @@ class Builder:
             f"max by (model) (avg_over_time(tradewatch_model_accuracy_ratio[{R}]))",
             "model",
         )
-        cal = self.by(
-            "model_calibration_error", "max by (model) (tradewatch_model_calibration_error)", "model"
-        )
+        cal = self.by("model_calibration_error", "max by (model) (tradewatch_model_calibration_error)", "model")
         brier = self.by("model_brier_score", "max by (model) (tradewatch_model_brier_score)", "model")
         vs_ref = self.by(
             "model_accuracy_vs_reference",
@@ -766,12 +749,8 @@ class Builder:
             "model",
             "feature",
         )
-        psi_end = self.by(
-            "feature_psi", "max by (model, feature) (tradewatch_model_feature_psi)", "model", "feature"
-        )
-        ds = self.by(
-            "dataset_drift", f"max by (model) (max_over_time(tradewatch_model_dataset_drift[{R}]))", "model"
-        )
+        psi_end = self.by("feature_psi", "max by (model, feature) (tradewatch_model_feature_psi)", "model", "feature")
+        ds = self.by("dataset_drift", f"max by (model) (max_over_time(tradewatch_model_dataset_drift[{R}]))", "model")
         models = sorted(set(acc) | set(preds) | set(cal))
         sec.data["models"] = {
             m: {
@@ -849,15 +828,11 @@ class Builder:
         sec.notes.extend(self.gap_words("model"))
         accl = [
             Line(s.labels.get("model", ""), s, f"series{i}")
-            for i, s in enumerate(
-                self.chart_series("max by (model) (tradewatch_model_accuracy_ratio)", "model")
-            )
+            for i, s in enumerate(self.chart_series("max by (model) (tradewatch_model_accuracy_ratio)", "model"))
         ]
         call = [
             Line(s.labels.get("model", ""), s, f"series{i}")
-            for i, s in enumerate(
-                self.chart_series("max by (model) (tradewatch_model_calibration_error)", "model")
-            )
+            for i, s in enumerate(self.chart_series("max by (model) (tradewatch_model_calibration_error)", "model"))
         ]
         if accl or call:
             sec.charts.append(
@@ -880,9 +855,7 @@ class Builder:
         )
         total = self.value("ai_cost_usd_total", f"sum(increase(tradewatch_ai_cost_usd_total[{R}]))")
         budget = self.value("ai_monthly_budget_usd", "max(tradewatch_ai_monthly_budget_usd)")
-        projected = self.value(
-            "ai_projected_monthly_cost_usd", "max(tradewatch_ai_projected_monthly_cost_usd)"
-        )
+        projected = self.value("ai_projected_monthly_cost_usd", "max(tradewatch_ai_projected_monthly_cost_usd)")
         calls = self.by("ai_calls", f"sum by (status) (increase(tradewatch_ai_calls_total[{R}]))", "status")
         tokens = self.by("ai_tokens", f"sum by (kind) (increase(tradewatch_ai_tokens_total[{R}]))", "kind")
         share = self.p.seconds / (30 * 86400)
@@ -904,9 +877,7 @@ class Builder:
             ("Projected month", f"${fnum(projected)} of ${fnum(budget)}"),
         ]
         if math.isfinite(projected) and math.isfinite(budget) and projected > budget:
-            sec.notes.append(
-                f"Projected monthly spend ${fnum(projected)} is over the ${fnum(budget)} budget."
-            )
+            sec.notes.append(f"Projected monthly spend ${fnum(projected)} is over the ${fnum(budget)} budget.")
         sec.tables.append(
             Table(
                 "Spend by provider and model",
@@ -920,27 +891,18 @@ class Builder:
         step = int(self.p.chart_step)
         inc = self.chart_one(f"sum(increase(tradewatch_ai_cost_usd_total[{step}s]))", "model")
         cum = Series(inc.labels, inc.t, _cumsum_keep_gaps(inc.v))
-        ramp = Series(
-            {},
-            inc.t,
-            (inc.t - self.p.start) / (30 * 86400) * budget
-            if math.isfinite(budget)
-            else np.full(inc.t.shape, np.nan),
-        )
+        lines = [Line("spend (cumulative)", cum, "spend")]
+        if math.isfinite(budget):
+            ramp = Series({}, inc.t, (inc.t - self.p.start) / (30 * 86400) * budget)
+            lines.append(Line("budget (pro rata)", ramp, "budget", dashed=True))
+        else:
+            sec.notes.append("No AI budget is configured (tradewatch_ai_monthly_budget_usd is absent).")
         sec.charts.append(
             Chart(
                 "ai_spend",
                 "AI spend against budget",
                 "lines",
-                [
-                    Panel(
-                        "USD",
-                        [
-                            Line("spend (cumulative)", cum, "spend"),
-                            Line("budget (pro rata)", ramp, "budget", dashed=True),
-                        ],
-                    )
-                ],
+                [Panel("USD", lines)],
                 gaps=self.coverage.get("model", []),
             )
         )
@@ -995,11 +957,11 @@ class Builder:
                 Table(
                     "Incidents",
                     ["kind", "subject", "from", "to", "duration"],
-                    [[k, s, self.p.when(x.start), self._until(x), fdur(x.seconds)] for k, s, x in incidents],
+                    [[k, s, self.p.when(x.start), self._until(x), self._dur(x)] for k, s, x in incidents],
                 )
             )
             sec.notes += [
-                f"{k.capitalize()} ({s}) from {self.p.span(x.start, x.end)} ({fdur(x.seconds)})."
+                f"{k.capitalize()} ({s}) from {self.p.span(x.start, x.end)} ({self._dur(x)})."
                 for k, s, x in incidents[:10]
             ]
         else:
@@ -1060,12 +1022,12 @@ class Builder:
             ("Exporter errors", fnum(sum(errors.values()), 0)),
         ]
         rows = [
-            [f"component {k} down", self.p.when(x.start), self._until(x), fdur(x.seconds)]
+            [f"component {k} down", self.p.when(x.start), self._until(x), self._dur(x)]
             for k, v in sorted(comp.items())
             for x in v
         ]
         rows += [
-            [f"probe {k} failing", self.p.when(x.start), self._until(x), fdur(x.seconds)]
+            [f"probe {k} failing", self.p.when(x.start), self._until(x), self._dur(x)]
             for k, v in sorted(probes.items())
             for x in v
         ]

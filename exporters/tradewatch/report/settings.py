@@ -18,9 +18,7 @@ def timezone() -> cfg.Parser:
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise cfg.Invalid(
-                f"expected an IANA time zone such as UTC or Europe/London, got {value!r}"
-            ) from None
+            raise cfg.Invalid(f"expected an IANA time zone such as UTC or Europe/London, got {value!r}") from None
         return name
 
     return parse
@@ -96,21 +94,15 @@ def settings() -> list[cfg.Setting]:
             "report.resolution",
             cfg.duration(1.0),
             60.0,
-            "Window used to find gaps and firing intervals; must be >= the scrape and rule "
-            "evaluation intervals.",
+            "Window used to find gaps and firing intervals; must be >= the scrape and rule evaluation intervals.",
         ),
-        cfg.Setting(
-            "report.chart_step.daily", cfg.duration(1.0), 300.0, "Chart resolution of daily reports."
-        ),
-        cfg.Setting(
-            "report.chart_step.weekly", cfg.duration(1.0), 1800.0, "Chart resolution of weekly reports."
-        ),
+        cfg.Setting("report.chart_step.daily", cfg.duration(1.0), 300.0, "Chart resolution of daily reports."),
+        cfg.Setting("report.chart_step.weekly", cfg.duration(1.0), 1800.0, "Chart resolution of weekly reports."),
         cfg.Setting(
             "report.exporters",
             cfg.csv_list(),
             ["trading", "model", "system"],
-            "Exporters whose coverage is checked (matched against the exporter label of "
-            "tradewatch_build_info).",
+            "Exporters whose coverage is checked (matched against the exporter label of tradewatch_build_info).",
         ),
         cfg.Setting(
             "report.stale_market_data",
@@ -123,6 +115,12 @@ def settings() -> list[cfg.Setting]:
             cfg.duration(1.0),
             120.0,
             "A heartbeat older than this counts as a freshness incident.",
+        ),
+        cfg.Setting(
+            "report.ignore_alerts",
+            cfg.csv_list(),
+            ["Watchdog", "InfoInhibitor"],
+            "Alert names left out of the report (always-firing heartbeats of the alerting pipeline).",
         ),
         cfg.Setting("report.drift_psi_major", cfg.number(0.0), 0.25, "PSI shown as major drift."),
         cfg.Setting(
@@ -139,9 +137,7 @@ def settings() -> list[cfg.Setting]:
             "Reports and their schedules: name, period (daily|weekly), at (HH:MM), weekday, "
             "timezone, recipients, subject, enabled.",
         ),
-        cfg.Setting(
-            "smtp.host", cfg.string(), "", "SMTP server (the one Alertmanager uses); empty: no e-mail."
-        ),
+        cfg.Setting("smtp.host", cfg.string(), "", "SMTP server (the one Alertmanager uses); empty: no e-mail."),
         cfg.Setting("smtp.port", cfg.integer(1, 65535), 587, "SMTP port."),
         cfg.Setting("smtp.from", cfg.string(), "", "Sender address."),
         cfg.Setting("smtp.to", cfg.csv_list(), [], "Default recipients of reports that list none."),
