@@ -130,6 +130,25 @@ def replay_rate(total: int) -> tuple[float, float, float]:
         return n / cpu, n / seconds, size / total
 
 
+def in_process_rate(total: int) -> float:
+    """Events per CPU second of EventIngestor.ingest_body on 1,000-event bodies, no HTTP (fsync=batch)."""
+    from tradewatch.core.ingest import EventIngestor
+    from tradewatch.core.journal import Journal
+    from tradewatch.trading.events import validate_trading_event
+    from tradewatch.trading.state import TradingState
+
+    bodies = batches(total)
+    with tempfile.TemporaryDirectory() as d:
+        ing = EventIngestor(Journal(d), validate_trading_event, TradingState())
+        ing.start()
+        cpu = time.process_time()
+        for body in bodies:
+            ing.ingest_body(body, "application/json")
+        cpu = time.process_time() - cpu
+        ing.journal.close()
+    return total / cpu
+
+
 def http_run(label: str, total: int, **env: str) -> dict:
     bodies = batches(total)
     with tempfile.TemporaryDirectory() as d:
@@ -157,6 +176,8 @@ def main() -> None:
         b = r["rss"].get(1_000_000)
         print(f"{r['label']:38} {r['rate']:>10,.0f} {a if a else float('nan'):>12.1f} "
               f"{b if b else float('nan'):>10.1f}")
+    print(f"{'ingest_body in-process, per CPU second':38} {in_process_rate(min(TOTAL, 200_000)):>10,.0f}   "
+          "(validate + dedupe + journal + fold, no HTTP)")
     cpu_rate, wall_rate, per_event = replay_rate(TOTAL)
     print(f"{'journal replay, events per CPU second':38} {cpu_rate:>10,.0f}   (wall clock: {wall_rate:,.0f}/s; "
           f"{per_event:.0f} bytes/event on disk)")
