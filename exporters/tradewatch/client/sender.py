@@ -317,7 +317,8 @@ class Channel:
         assert spool is not None
         with self._cond:
             lines, offset = spool.read(self._replay_chunk)
-        outcome = self._post(lines) if lines else _Outcome.DONE
+        # Settled only once committed: flush() must not return while the lines are still on disk.
+        outcome = self._post(lines, settle=False) if lines else _Outcome.DONE
         if outcome == _Outcome.SPLIT:
             self._replay_chunk = max(1, len(lines) // 2)
             return
@@ -328,6 +329,8 @@ class Channel:
         with self._cond:
             spool.commit(len(lines), offset)
             self._c["replayed"] += len(lines)
+            self._settled += len(lines)
+            self._cond.notify_all()
             if self._replay_failures:
                 log.info("exporter reachable again; replaying spool", channel=self.name,
                          pending=spool.pending)
@@ -344,7 +347,7 @@ class Channel:
         self._interrupt.wait(seconds)
         self._interrupt.clear()
 
-    def _post(self, lines: list[bytes]) -> int:
+    def _post(self, lines: list[bytes], *, settle: bool = True) -> int:
         """POST one batch; account for the verdicts. 413 splits the batch in two."""
         body = b"\n".join(lines) + b"\n"
         try:
@@ -363,7 +366,7 @@ class Channel:
                 self._next_replay = max(self._next_replay, time.monotonic() + min(float(retry_after),
                                                                                   self.backoff_max))
             return self._retry(f"HTTP {status} from {self.url}")
-        self._verdict(status, response.content, lines)
+        self._verdict(status, response.content, lines, settle)
         return _Outcome.DONE
 
     def _retry(self, error: str) -> int:
@@ -372,7 +375,7 @@ class Channel:
             self._last_error = error
         return _Outcome.RETRY
 
-    def _verdict(self, status: int, content: bytes, lines: list[bytes]) -> None:
+    def _verdict(self, status: int, content: bytes, lines: list[bytes], settle: bool) -> None:
         try:
             body = orjson.loads(content) if content else {}
         except orjson.JSONDecodeError:
@@ -395,8 +398,9 @@ class Channel:
             self._c["rejected"] += n_rejected
             for item in rejected:
                 self._reasons[str(item.get("reason", "unknown"))[:64]] += 1
-            self._settled += len(lines)
-            self._cond.notify_all()
+            if settle:
+                self._settled += len(lines)
+                self._cond.notify_all()
         for item in rejected[:MAX_LOGGED_REJECTIONS]:
             self._log_rejection(item, lines)
         if n_rejected > MAX_LOGGED_REJECTIONS:

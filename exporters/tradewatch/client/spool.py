@@ -90,7 +90,8 @@ class Spool:
         if not data:
             path.unlink(missing_ok=True)
             return None
-        return _Segment(path.name, path, data.count(b"\n"), len(data), last_seq=-1)
+        lines = sum(1 for line in data.split(b"\n") if line.strip())  # blank lines are skipped
+        return _Segment(path.name, path, lines, len(data), last_seq=-1)
 
     @property
     def empty(self) -> bool:
@@ -170,7 +171,7 @@ class Spool:
         segment.read_lines += count
         self.pending -= count
         if segment.read_offset >= segment.size:
-            self.pending -= segment.lines - segment.read_lines  # blank lines, if any
+            self.pending -= segment.lines - segment.read_lines  # nothing, unless lines were miscounted
             self._segments.pop(0)
             if segment.fd is not None:
                 os.close(segment.fd)
