@@ -160,7 +160,7 @@ class Spool:
                     break
                 offset += len(line)
                 line = line.rstrip(b"\n")
-                if line:
+                if line.strip():
                     lines.append(line)
         return lines, offset
 
