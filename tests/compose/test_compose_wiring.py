@@ -8,11 +8,14 @@ file through the service's bind mounts.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -281,10 +284,33 @@ def test_alloy_pushes_to_the_loki_service(compose: dict) -> None:
 EXPORTER_COMMANDS = ("system-exporter", "trading-exporter", "model-exporter")
 
 
-def _tradewatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWATCH_")}
-    return subprocess.run([sys.executable, "-m", "tradewatch", *args], capture_output=True, text=True,
-                          timeout=60, env={**clean, **(env or {})})
+@dataclass
+class _Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _tradewatch(*args: str, env: dict[str, str] | None = None) -> _Run:
+    """The `tradewatch` CLI in this process (the same code path, without paying for a new interpreter
+    that imports numpy and scipy each time), with ``env`` as the only TRADEWATCH_* variables."""
+    from tradewatch.cli import main
+
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for key in [k for k in os.environ if k.startswith("TRADEWATCH_")]:
+            del os.environ[key]
+        os.environ.update(env or {})
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse --help
+                code = int(exc.code or 0)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return _Run(code, out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize("name", EXPORTER_COMMANDS)

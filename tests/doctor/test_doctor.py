@@ -8,6 +8,8 @@ Their answer-parsing is exercised against small stand-ins at the end of the file
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -58,17 +60,35 @@ def _args(stack, *extra: str) -> list[str]:
     ]
 
 
-def doctor(stack, *extra: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWATCH_", "GRAFANA_"))}
-    env.pop("NO_COLOR", None)
-    result = subprocess.run([sys.executable, "-m", "tradewatch", *_args(stack, *extra)], capture_output=True,
-                            text=True, timeout=120, env=env)
-    assert not result.stderr.strip() or "Traceback" not in result.stderr, result.stderr
-    return result.returncode, result.stdout
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("TRADEWATCH_", "GRAFANA_")) and k != "NO_COLOR"}
 
 
-def doctor_json(stack, *extra: str) -> tuple[int, dict]:
-    code, out = doctor(stack, "--json", *extra)
+def doctor(stack, *extra: str, separate_process: bool = False) -> tuple[int, str]:
+    """Run `tradewatch doctor` against the stack: in this process (fast), or as its own process."""
+    argv = _args(stack, *extra)
+    if separate_process:
+        result = subprocess.run([sys.executable, "-m", "tradewatch", *argv], capture_output=True, text=True,
+                                timeout=120, env=_clean_env())
+        assert "Traceback" not in result.stderr, result.stderr
+        return result.returncode, result.stdout
+    from tradewatch.cli import main
+
+    saved, out = dict(os.environ), io.StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update(_clean_env())
+        with contextlib.redirect_stdout(out):
+            code = main(argv)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, out.getvalue()
+
+
+def doctor_json(stack, *extra: str, separate_process: bool = False) -> tuple[int, dict]:
+    code, out = doctor(stack, "--json", *extra, separate_process=separate_process)
     return code, json.loads(out)
 
 
@@ -77,7 +97,7 @@ def by_key(report: dict) -> dict[tuple[str, str], dict]:
 
 
 def test_healthy_dev_stack_passes_with_grafana_and_loki_absent(stack) -> None:
-    code, report = doctor_json(stack)
+    code, report = doctor_json(stack, separate_process=True)
     checks = by_key(report)
     assert code == 0, [c for c in report["checks"] if c["status"] == "fail"]
     assert report["mode"] == "dev" and report["mode_detected"] is True and report["ok"] is True

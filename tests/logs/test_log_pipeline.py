@@ -175,7 +175,7 @@ def process_logs(tmp_path_factory) -> dict[str, list[str]]:
                 _post(port, b"\n".join([json.dumps(good).encode(), b"{not json", b'{"type": "bogus"}']))
         # The demo trading system, as compose runs it, sending to the exporters above for a moment.
         simulator = _Process("simulator", [
-            "simulate", "--log-level", "debug", "--duration", "3", "--warmup", "1", "--rate", "4",
+            "simulate", "--log-level", "debug", "--duration", "1.5", "--warmup", "0.5", "--rate", "4",
             "--trading-url", f"http://127.0.0.1:{ports['trading-exporter']}",
             "--model-url", f"http://127.0.0.1:{ports['model-exporter']}", "--spool-dir", str(home / "spool"),
         ], env)
