@@ -34,12 +34,12 @@ def accepted_by_exporter(url: str) -> float:
 
 def test_left_over_spool_with_damage_is_replayed_and_judged_per_line(exporter: str, tmp_path: Path) -> None:
     # A spool as a crashed process could leave it: a damaged line in the middle, a torn last write.
-    spool = tmp_path / "spool" / "trading"
-    spool.mkdir(parents=True)
+    spool = tmp_path / "spool"
+    spool.mkdir()
     good = [build_event("heartbeat", {"component": f"c{i}", "status": "healthy"}) for i in range(5)]
     lines = [orjson.dumps(e) for e in good[:3]] + [b'{"type": "heartbeat", "ts": '] + \
         [orjson.dumps(e) for e in good[3:]]
-    (spool / "00000000000000000001-000000000000.jsonl").write_bytes(
+    (spool / "trading-00000000000000000001-000000000000.jsonl").write_bytes(
         b"\n".join(lines) + b'\n{"type": "heartbeat", "ev')
     with TradeWatchClient(exporter, TOKEN, spool_dir=tmp_path / "spool", flush_interval=0.05) as client:
         assert client.stats.emitted == 6  # the torn tail was dropped at start-up, the damaged line kept

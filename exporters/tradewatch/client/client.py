@@ -6,7 +6,8 @@
         tw.prediction("momentum-clf", "1.4.0", "p-1", {"ret_5": 0.3}, "up", latency_seconds=0.004)
 
 Trading events go to ``url``, model events (prediction, outcome, ai_call) to ``model_url``; each
-destination has its own buffer, sender thread and spool sub-directory. See docs/client.md.
+destination has its own buffer, sender thread and spool files (``trading-*.jsonl``,
+``model-*.jsonl`` in ``spool_dir``). See docs/client.md.
 """
 
 from __future__ import annotations
@@ -55,12 +56,12 @@ class TradeWatchClient(EventHelpers):
         spool = Path(spool_dir) if spool_dir is not None else None
         self._channels: dict[str, Channel] = {}
         self._channels["trading"] = Channel("trading", url, options, token=token,
-                                            spool_dir=str(spool / "trading") if spool else None)
+                                            spool_dir=str(spool) if spool else None)
         if model_url:
             try:
                 self._channels["model"] = Channel(
                     "model", model_url, options, token=model_token if model_token is not None else token,
-                    spool_dir=str(spool / "model") if spool else None)
+                    spool_dir=str(spool) if spool else None)
             except Exception:
                 self._channels["trading"].close(0)
                 raise

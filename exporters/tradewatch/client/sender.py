@@ -111,7 +111,7 @@ class Channel:
         self._session.headers["User-Agent"] = "tradewatch-client"
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
-        self._spool = Spool(spool_dir) if spool_dir else None
+        self._spool = Spool(spool_dir, name) if spool_dir else None
         self._cond = threading.Condition()
         self._buffer: deque[tuple[int, bytes]] = deque()
         self._interrupt = threading.Event()

@@ -1,7 +1,7 @@
 """The client's on-disk spool: append-only JSONL segment files, replayed in order.
 
 Each event carries a sequence number assigned when the trading system emitted it. Segments are
-named ``<run>-<first sequence>.jsonl`` and replayed in name order, so the replay order is the emit
+named ``<name>-<run>-<first sequence>.jsonl`` and replayed in name order, so the replay order is the emit
 order even when an older in-flight batch is spooled after newer events overflowed to disk (that
 batch gets its own, earlier-named segment). A segment is deleted once every line in it has been
 delivered; a crash mid-segment replays it from the start, which is harmless because the exporter
@@ -46,11 +46,13 @@ class _Segment:
 
 
 class Spool:
-    def __init__(self, directory: str | os.PathLike[str], max_segment_bytes: int = 8 * 1024 * 1024):
+    def __init__(self, directory: str | os.PathLike[str], name: str = "events",
+                 max_segment_bytes: int = 8 * 1024 * 1024):
         self.directory = Path(directory)
+        self.name = name  # several spools (trading, model) share a directory by file name prefix
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.max_segment_bytes = max_segment_bytes
-        self._lock_fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_fd = os.open(self.directory / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -61,14 +63,14 @@ class Spool:
         self.pending = 0  # events on disk not yet delivered
         self.corrupt_lines = 0
         last_run = 0
-        for path in sorted(self.directory.glob("*" + SUFFIX)):
+        for path in sorted(self.directory.glob(f"{name}-*{SUFFIX}")):
             segment = self._load(path)
             if segment is None:
                 continue
             self._segments.append(segment)
             self.pending += segment.lines
             try:
-                last_run = max(last_run, int(path.stem.split("-")[0]))
+                last_run = max(last_run, int(path.stem.split("-")[-2]))
             except ValueError:
                 pass
         self._run = max(time.time_ns(), last_run + 1)
@@ -109,9 +111,9 @@ class Spool:
         data = b"".join(line + b"\n" for _, line in items)
         target = self._open
         if target is None or first_seq <= target.last_seq or target.size >= self.max_segment_bytes:
-            name = f"{self._run:020d}-{first_seq:012d}{SUFFIX}"
-            path = self.directory / name
-            target = _Segment(name, path, 0, 0, last_seq=-1, writable=True)
+            filename = f"{self.name}-{self._run:020d}-{first_seq:012d}{SUFFIX}"
+            path = self.directory / filename
+            target = _Segment(filename, path, 0, 0, last_seq=-1, writable=True)
             target.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             bisect.insort(self._segments, target, key=lambda s: s.name)
             if self._open is None or first_seq > self._open.last_seq:
