@@ -209,3 +209,25 @@ def test_ports_come_from_the_env_file(tmp_path: Path) -> None:
     assert endpoints.smtp == "127.0.0.1:2525"
     assert endpoints.trading_exporter == "http://127.0.0.1:9812"
     assert read_env_file(tmp_path / "missing") == {}
+
+
+def test_unready_exporter_reports_its_reasons(tmp_path: Path) -> None:
+    """A system exporter that cannot read the host's procfs answers 503 on /readyz: the doctor
+    shows the exporter's own reason, not just a status code."""
+    from tradewatch.devstack.procs import Managed
+    from tradewatch.doctor.checks import FAIL, Doctor, Endpoints, Options
+
+    port = free_port()
+    exporter = Managed("system-exporter", [sys.executable, "-m", "tradewatch", "system-exporter", "--port",
+                                           str(port), "--listen-address", "127.0.0.1"],
+                       tmp_path / "system-exporter.log", f"http://127.0.0.1:{port}/healthz",
+                       env={"TRADEWATCH_HOST_PROCFS_PATH": str(tmp_path / "no-proc")}).start()
+    try:
+        exporter.wait_ready(30)
+        doctor = Doctor(Endpoints(system_exporter=f"http://127.0.0.1:{port}"), Options(mode="dev"))
+        check = doctor.check_ready("system-exporter")
+    finally:
+        exporter.stop()
+    assert check.status == FAIL and "HTTP 503" in check.summary
+    assert len(check.details) == 1 and check.details[0].startswith("procfs: cannot read")
+    assert "still be starting" in check.advice
