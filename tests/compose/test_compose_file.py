@@ -129,8 +129,13 @@ def _used_variables() -> set[str]:
     return used
 
 
+def _commented_defaults() -> dict[str, str]:
+    """Variables .env.example documents as a commented-out default (``# NAME=value``)."""
+    return dict(re.findall(r"^# ([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE.read_text(), re.MULTILINE))
+
+
 def test_every_variable_is_documented_in_env_example() -> None:
-    documented = set(parse_env_file())
+    documented = set(parse_env_file()) | set(_commented_defaults())
     used = _used_variables()
     assert used - documented == set(), "variables used by docker-compose.yml but missing in .env.example"
     assert documented - used == set(), ".env.example documents variables docker-compose.yml never reads"
@@ -167,6 +172,13 @@ def test_images_pinned_to_exact_versions(compose: dict) -> None:
         tag = image.rsplit("/", 1)[-1]
         assert ":" in tag and not tag.endswith(":latest"), f"{name}: {image} not pinned"
         assert EXACT_TAG.match(image), f"{name}: {image} is not an exact x.y.z tag"
+
+
+def test_commented_defaults_are_the_compose_defaults() -> None:
+    commented = _commented_defaults()
+    assert commented, "expected at least TRADEWATCH_VERSION as a commented default"
+    assert load_compose(example_env(**commented)) == load_compose(example_env())
+    assert commented["TRADEWATCH_VERSION"] == tradewatch.__version__
 
 
 def test_built_image_tag_is_the_package_version(compose: dict) -> None:
