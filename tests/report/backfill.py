@@ -68,11 +68,12 @@ def _in(off: float, span: tuple[float, float]) -> bool:
     return span[0] <= off < span[1]
 
 
-def generate() -> tuple[str, dict[str, float]]:
-    """OpenMetrics text and a few expected values computed while generating."""
+def generate(days: int = 1) -> tuple[str, dict[str, float]]:
+    """OpenMetrics text and a few expected values computed while generating. The events above
+    happen on the first day; further days (for benchmarks) are ordinary trading."""
     rng = np.random.default_rng(7)
     f = Families()
-    times = np.arange(START - LEAD, END + 1, SCRAPE)
+    times = np.arange(START - LEAD, START + days * 86400 + 1, SCRAPE)
     equity, hwm, max_dd = 100_000.0, 100_000.0, 0.0
     session_start_equity = None
     realized = {"momentum": 0.0, "meanrev": 0.0}
@@ -518,7 +519,7 @@ def _system(f: Families, ts: float, off: float, cpu: dict[str, float], errors: f
     f.add("tradewatch_errors_total", "counter", "tradewatch_errors_total", {"kind": "ingest"}, ts, errors)
 
 
-def write(path: Path) -> dict[str, float]:
-    text, expected = generate()
+def write(path: Path, days: int = 1) -> dict[str, float]:
+    text, expected = generate(days)
     path.write_text(text, encoding="utf-8")
     return expected
