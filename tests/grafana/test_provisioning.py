@@ -13,7 +13,7 @@ import pytest
 import yaml
 from grafana_model import PROVISIONING, ROOT, log_rules
 
-from conftest import require_binary
+from tests.conftest import require_binary
 
 ALERTING = PROVISIONING / "alerting"
 AM_FILE = ROOT / "alertmanager" / "alertmanager.yml"
