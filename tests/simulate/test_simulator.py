@@ -281,3 +281,5 @@ def test_rejects_bad_arguments() -> None:
         Simulator(scenario="meteor")
     with pytest.raises(ValueError):
         Simulator(speed=0)
+    with pytest.raises(ValueError, match="stale symbols"):
+        Simulator(scenario="stale-feed", stale_symbols=["DOGE-USD"])

@@ -151,6 +151,9 @@ class Simulator:
             raise ValueError("speed and rate must be positive")
         if not symbols:
             raise ValueError("at least one symbol")
+        unknown = set(stale_symbols) - set(symbols) - {"all"}
+        if unknown:
+            raise ValueError(f"stale symbols {sorted(unknown)} are not among the simulated symbols")
         self.seed = seed
         self.scenario = SCENARIOS[scenario]
         self.speed = float(speed)
