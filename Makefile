@@ -56,5 +56,8 @@ bench: $(STAMP) ## benchmarks (scrape latency, ingest throughput, alert latency)
 	@WITH_NODE_EXPORTER=1 bash tools/install-system-deps.sh
 	$(PY) tests/bench/run.py $(BENCH)
 
+dashboards: $(STAMP) ## regenerate grafana/dashboards and Grafana alerting provisioning
+	$(VENV)/bin/tradewatch dashboards
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -451,8 +451,13 @@ class Builder:
                 f"{key}_p{int(q * 100)}",
                 f"histogram_quantile({q}, {grp} (increase({metric}_bucket[{self.R}])))",
             )
+        # A histogram whose observations can be negative (slippage: price improvement) has a _sum
+        # that goes down, which increase() would take for counter resets: use the plain difference
+        # (right unless the exporter restarted without its journal during the period).
         out["mean"] = self.value(
-            f"{key}_mean", f"sum(increase({metric}_sum[{self.R}])) / sum(increase({metric}_count[{self.R}]))"
+            f"{key}_mean",
+            f"(sum({metric}_sum) - sum({metric}_sum offset {self.R})) / "
+            f"(sum({metric}_count) - sum({metric}_count offset {self.R}))",
         )
         out["count"] = self.value(f"{key}_count", f"sum(increase({metric}_count[{self.R}]))")
         return out
@@ -989,8 +994,7 @@ class Builder:
         errors = {k: v for k, v in errors.items() if v >= 0.5}
         step = int(self.p.chart_step)
         cpu = self.chart_one(
-            f'1 - sum(rate(tradewatch_host_cpu_seconds_total{{mode="idle"}}[{step}s])) / '
-            "max(tradewatch_host_cpu_count)",
+            f'1 - sum(rate(tradewatch_host_cpu_seconds_total{{mode="idle"}}[{step}s])) / max(tradewatch_host_cpus)',
             "system",
         )
         mem = self.chart_one(
