@@ -143,8 +143,13 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             errors += 1
         if off == 0:
             expected["equity_start"] = equity
+            slip0 = (hist_sum["slip"], hist["slip"][-1])
+            submitted0 = orders["submitted"]
         if off == 86400:
             expected["equity_end"] = equity
+            expected["orders_submitted"] = orders["submitted"] - submitted0
+        if 0 <= off <= 86400 and trading_up:
+            expected["max_drawdown_in_day_ratio"] = max(expected.get("max_drawdown_in_day_ratio", 0.0), dd)
 
         # ---- exposition at this timestamp
         g = "gauge"
@@ -385,6 +390,8 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             5.0,
         )
     expected["max_drawdown_ratio"] = max_dd
+    if days == 1:
+        expected["slippage_mean_bps"] = (hist_sum["slip"] - slip0[0]) / (hist["slip"][-1] - slip0[1])
     return f.text(), expected
 
 
@@ -482,7 +489,7 @@ def _system(f: Families, ts: float, off: float, cpu: dict[str, float], errors: f
             ts,
             v,
         )
-    f.add("tradewatch_host_cpu_count", g, "tradewatch_host_cpu_count", {}, ts, 2)
+    f.add("tradewatch_host_cpus", g, "tradewatch_host_cpus", {}, ts, 2)
     f.add("tradewatch_host_memory_total_bytes", g, "tradewatch_host_memory_total_bytes", {}, ts, 8e9)
     f.add(
         "tradewatch_host_memory_available_bytes",
