@@ -10,6 +10,7 @@ The API, in full::
     result = ingestor.ingest_body(body, content_type)        # one event / JSON array / NDJSON bytes
     mount_ingest(exporter, ingestor, token=secret)           # POST /v1/events + metrics + upkeep
     with ingestor.lock: ...                                  # read the fold consistently in collect()
+    Tailer(path, ingestor, offset_file=f).start()            # tail mode (tradewatch.core.tail)
 
 With the standard settings (journal.*, ingest.*) an exporter needs three lines::
 
@@ -21,7 +22,8 @@ With the standard settings (journal.*, ingest.*) an exporter needs three lines::
 ``from_snapshot(data)``. Each accepted event is normalized by the validator, stamped with
 ``received_at`` (ingest wall-clock time, for "age" gauges), appended to the journal and applied to
 the fold under one lock *before* the caller gets its acknowledgement. Duplicate ``event_id``s
-(within a bounded window that survives restarts through snapshots) are acknowledged and ignored.
+(the last ``dedupe_window`` ids, as 8-byte digests, kept across restarts by the snapshot) are
+acknowledged and ignored.
 Replay at start-up feeds the journaled events to the same ``apply``, so the fold, and every count
 derived from it, comes back exactly after a crash.
 
