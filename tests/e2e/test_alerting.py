@@ -62,8 +62,8 @@ def test_stack_is_up_and_evaluating(stack):
 def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stack):
     # Rejections for a strategy of our own, so OrderRejectionRateHigh is certain to fire during the
     # kill switch, whatever the simulator's own order flow does.
-    stack.run_scenario("flash-crash", "--warmup", "3", "--incident", "40", "--duration", "25",
-                       "--rate", "4", "--speed", "10", "--seed", "7")
+    stack.start_simulator("flash-crash", "--warmup", "3", "--incident", "30", "--rate", "4", "--speed", "10",
+                          "--seed", "7")
     kill = stack.slack.wait_for(slack_about("KillSwitchActivated"), DELIVERY_TIMEOUT)
     att = kill.payload["attachments"][0]
     assert att["color"] == "danger"
@@ -120,7 +120,7 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
 
 
 def test_exchange_outage_pages_circuit_breaker_and_stale_data_then_resolves(stack):
-    stack.start_simulator("exchange-outage", "--warmup", "3", "--incident", "45", "--rate", "4",
+    stack.start_simulator("exchange-outage", "--warmup", "3", "--incident", "25", "--rate", "4",
                           "--speed", "10", "--seed", "11")
     cb = stack.slack.wait_for(slack_about("CircuitBreakerOpen"), DELIVERY_TIMEOUT)
     text = cb.payload["attachments"][0]["text"]
@@ -128,7 +128,7 @@ def test_exchange_outage_pages_circuit_breaker_and_stale_data_then_resolves(stac
     assert f"{render.RUNBOOK_BASE}/CircuitBreakerOpen.md" in text
     stale = stack.slack.wait_for(slack_about("MarketDataStale"), DELIVERY_TIMEOUT)
     assert "symbol=" in stale.payload["attachments"][0]["text"]
-    assert "threshold of 30 s" in stale.payload["attachments"][0]["text"]
+    assert "threshold of 10 s" in stale.payload["attachments"][0]["text"]
     stack.mail.wait_for(mail_about("MarketDataStale", "data-oncall@tradewatch.local"), DELIVERY_TIMEOUT)
     # recovery: the incident ends, the venue answers again, the breaker closes, ticks resume
     resolved = stack.slack.wait_for(slack_about("CircuitBreakerOpen", "resolved"), 120)
