@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 from grafana_model import PROVISIONING, ROOT, log_rules
-
 from tests.conftest import require_binary
 
 ALERTING = PROVISIONING / "alerting"
