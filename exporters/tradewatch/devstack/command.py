@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_stack(args: argparse.Namespace) -> int:
+    from tradewatch.devstack.procs import ProcessFailed
     from tradewatch.devstack.stack import AlertmanagerSpec, DevStack, StackError, StackOptions
 
     opts = StackOptions(
@@ -74,8 +75,9 @@ def _run_stack(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stack.start()
-    except StackError as exc:
-        print(f"tradewatch dev: {exc}")
+    except (StackError, ProcessFailed) as exc:
+        # e.g. a port already taken (is the compose stack running?): --random-ports avoids it
+        print(f"tradewatch dev: {exc}", flush=True)
         return 2
     print("TradeWatch dev stack is up (Ctrl-C stops it):\n" + stack.describe(), flush=True)
     seen = [0, 0]
@@ -84,7 +86,7 @@ def _run_stack(args: argparse.Namespace) -> int:
             seen[0] = _echo(stack.slack.messages if stack.slack else [], seen[0], "slack",
                             lambda m: m.text.splitlines()[1] if len(m.text.splitlines()) > 1 else m.text)
             seen[1] = _echo(stack.mail.messages if stack.mail else [], seen[1], "mail",
-                            lambda m: f"{m.envelope_to} {m.subject}")
+                            lambda m: f"{m.envelope_to} {m.subject} -> {_save(stack.workdir, m)}")
             dead = [n for n, p in stack.procs.items() if n != "simulator" and not p.running]
             if dead:
                 print(f"tradewatch dev: {', '.join(dead)} exited; see {stack.workdir / 'logs'}")
@@ -99,3 +101,12 @@ def _echo(items: list, seen: int, kind: str, line) -> int:
     for item in items[seen:]:
         print(f"[{kind}] {line(item)}", flush=True)
     return len(items)
+
+
+def _save(workdir: Path, mail) -> Path:
+    """Keep a caught mail as an .eml file a mail client opens."""
+    folder = workdir / "mail"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{len(list(folder.glob('*.eml'))) + 1:05d}.eml"
+    path.write_bytes(mail.message.as_bytes())
+    return path

@@ -126,7 +126,8 @@ class DevStack:
                 f"--storage.path={data}", f"--web.listen-address=127.0.0.1:{port}",
                 f"--web.external-url=http://127.0.0.1:{port}", "--cluster.listen-address=",
                 "--log.level=info",
-            ], self.workdir / "logs" / f"{spec.name}.log", f"http://127.0.0.1:{port}/-/ready").start()
+            ], self.workdir / "logs" / f"{spec.name}.log", f"http://127.0.0.1:{port}/-/ready",
+                env=self._env()).start()
         for name in opts.exporters:
             self.procs[f"{name}-exporter"] = self._exporter_proc(name).start()
         (self.workdir / "prometheus" / "data").mkdir(parents=True, exist_ok=True)
@@ -136,7 +137,8 @@ class DevStack:
             f"--storage.tsdb.path={self.workdir / 'prometheus' / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", f"--web.external-url=http://127.0.0.1:{port}",
             "--storage.tsdb.retention.time=2d", "--log.level=info",
-        ], self.workdir / "logs" / "prometheus.log", f"http://127.0.0.1:{port}/-/ready").start()
+        ], self.workdir / "logs" / "prometheus.log", f"http://127.0.0.1:{port}/-/ready",
+            env=self._env()).start()
         deadline = time.monotonic() + timeout
         for proc in self.procs.values():
             proc.wait_ready(max(1.0, deadline - time.monotonic()))
@@ -200,9 +202,13 @@ class DevStack:
                 smtp_from=spec.smtp_from))
             (am_dir / "alertmanager.yml").write_text(render.dump_yaml(am))
 
+    def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        # Marks every child with its stack, so a leftover process can be traced to its work dir.
+        return {"TRADEWATCH_DEVSTACK_DIR": str(self.workdir), **(extra or {})}
+
     def _exporter_proc(self, name: str) -> Managed:
         port = self.ports[f"{name}-exporter"]
-        env = {"TRADEWATCH_LOG_LEVEL": "info"}
+        env = self._env({"TRADEWATCH_LOG_LEVEL": "info"})
         if name in ("trading", "model"):
             env["TRADEWATCH_JOURNAL_PATH"] = str(self.workdir / f"{name}-journal")
         env.update(self.options.exporter_env.get(name, {}))
@@ -246,7 +252,7 @@ class DevStack:
         if old:
             old.stop()
         proc = self.procs["simulator"] = Managed("simulator", self.simulator_argv(scenario, *extra),
-                                                  self.workdir / "logs" / "simulator.log").start()
+                                                  self.workdir / "logs" / "simulator.log", env=self._env()).start()
         return proc
 
     def run_scenario(self, scenario: str, *extra: str, timeout: float = 300.0) -> int:
@@ -320,15 +326,15 @@ class DevStack:
             time.sleep(0.5)
 
     def describe(self) -> str:
-        lines = [f"  Prometheus      {self.prometheus_url}"]
-        for spec in self.options.alertmanagers:
-            lines.append(f"  {spec.name:<15} {self.alertmanager_url_of(spec.name)}")
-        for name in self.options.exporters:
-            lines.append(f"  {name + '-exporter':<15} {self.exporter_url(name)}  (POST /v1/events)"
-                         if name != "system" else f"  {name + '-exporter':<15} {self.exporter_url(name)}")
+        rows = [("Prometheus", self.prometheus_url, "")]
+        rows += [(spec.name.capitalize(), self.alertmanager_url_of(spec.name), "")
+                 for spec in self.options.alertmanagers]
+        rows += [(f"{name}-exporter", self.exporter_url(name), "" if name == "system" else "POST /v1/events")
+                 for name in self.options.exporters]
         if self.slack:
-            lines.append(f"  Slack receiver  {self.slack.url}  (local stand-in for Slack)")
+            rows.append(("Slack stand-in", self.slack.url, "messages are printed below"))
         if self.mail:
-            lines.append(f"  SMTP catcher    {self.mail.smarthost}")
-        lines.append(f"  Work dir        {self.workdir}  (logs/ holds every process' output)")
+            rows.append(("SMTP catcher", self.mail.smarthost, "mails are saved in <work dir>/mail"))
+        rows.append(("Work dir", str(self.workdir), "logs/ holds every process' output"))
+        lines = [f"  {name:<18} {where}" + (f"  ({note})" if note else "") for name, where, note in rows]
         return "\n".join(lines)
