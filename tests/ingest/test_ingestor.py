@@ -198,3 +198,22 @@ def test_dedupe_window_segments_snapshot_and_memory():
     restored.from_snapshot(orjson.loads(orjson.dumps(w.to_snapshot())))
     assert restored.seen(d[-1200:]) == w.seen(d[-1200:])
     assert DedupeWindow(0).seen(d[:2] + d[:2]) == [False] * 4  # window 0: dedupe off
+
+
+def test_journal_lines_carry_the_dedupe_key_and_the_fold_never_sees_it(tmp_path):
+    from tradewatch.core.ingest import DEDUPE_KEY, DedupeWindow
+
+    class Recording(SumFold):
+        def apply(self, event):
+            assert DEDUPE_KEY not in event
+            super().apply(event)
+
+    ing = EventIngestor(Journal(tmp_path), validator, Recording())
+    ing.start()
+    ing.ingest([tick(1)])
+    ing.journal.close()
+    line = orjson.loads(next(tmp_path.glob("journal-*.jsonl")).read_bytes())
+    assert line[DEDUPE_KEY] == DedupeWindow.digest("e1")
+    again = EventIngestor(Journal(tmp_path), validator, Recording())
+    again.start()
+    assert again.ingest([tick(1)]).duplicates == 1

@@ -22,7 +22,7 @@ With the standard settings (journal.*, ingest.*) an exporter needs three lines::
 ``from_snapshot(data)``. Each accepted event is normalized by the validator, stamped with
 ``received_at`` (ingest wall-clock time, for "age" gauges), appended to the journal and applied to
 the fold under one lock *before* the caller gets its acknowledgement. Duplicate ``event_id``s
-(the last ``dedupe_window`` ids, as 8-byte digests, kept across restarts by the snapshot) are
+(the last ``dedupe_window`` ids, as 64-bit digests, kept across restarts by the snapshot) are
 acknowledged and ignored.
 Replay at start-up feeds the journaled events to the same ``apply``, so the fold, and every count
 derived from it, comes back exactly after a crash.
@@ -63,6 +63,7 @@ log = get_logger("tradewatch.ingest")
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
                           "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
 _DUMPS_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+DEDUPE_KEY = "dedupe_key"  # journal-only field: DedupeWindow.digest(event_id)
 
 
 class Fold(Protocol):
@@ -179,23 +180,23 @@ class DedupeWindow:
         self.capacity = capacity
         self.segment_size = max(1, -(-capacity // segments)) if capacity else 0
         self.max_sealed = -(-capacity // self.segment_size) if capacity else 0
-        self.current: set[bytes] = set()
+        self.current: set[int] = set()
         self.sealed: deque[np.ndarray] = deque()
 
     @staticmethod
-    def digest(event_id: str) -> bytes:
-        return _blake2b(event_id.encode(), digest_size=8).digest()
+    def digest(event_id: str) -> int:
+        return int.from_bytes(_blake2b(event_id.encode(), digest_size=8).digest(), "little")
 
     def __len__(self) -> int:
         return len(self.current) + sum(len(s) for s in self.sealed)
 
-    def seen(self, digests: list[bytes]) -> list[bool]:
+    def seen(self, digests: list[int]) -> list[bool]:
         """For each digest: in the window already, or earlier in ``digests``. Adds nothing."""
         if not self.capacity:
             return [False] * len(digests)
         hits: list[bool] | None = None
         if self.sealed and digests:
-            wanted = np.frombuffer(b"".join(digests), dtype="<u8")
+            wanted = np.fromiter(digests, dtype=np.uint64, count=len(digests))
             found = np.zeros(len(digests), dtype=bool)
             for segment in self.sealed:
                 idx = np.searchsorted(segment, wanted)
@@ -203,7 +204,7 @@ class DedupeWindow:
                 found |= segment[idx] == wanted
             hits = found.tolist()
         current = self.current
-        batch: set[bytes] = set()
+        batch: set[int] = set()
         out = []
         for i, d in enumerate(digests):
             dup = d in current or d in batch or (hits is not None and hits[i])
@@ -212,7 +213,7 @@ class DedupeWindow:
             out.append(dup)
         return out
 
-    def add(self, digests: list[bytes]) -> None:
+    def add(self, digests: list[int]) -> None:
         """Remember digests known to be new."""
         if not self.capacity:
             return
@@ -224,15 +225,16 @@ class DedupeWindow:
                 self._seal()
 
     def _seal(self) -> None:
-        self.sealed.append(np.sort(np.frombuffer(b"".join(self.current), dtype="<u8")))
+        self.sealed.append(np.sort(np.fromiter(self.current, dtype=np.uint64, count=len(self.current))))
         self.current = set()
         while len(self.sealed) > self.max_sealed:
             self.sealed.popleft()
 
     def to_snapshot(self) -> dict[str, Any]:
         b64 = base64.b64encode
-        return {"segments": [b64(s.tobytes()).decode() for s in self.sealed],
-                "current": b64(b"".join(self.current)).decode()}
+        current = np.fromiter(self.current, dtype=np.uint64, count=len(self.current))
+        return {"segments": [b64(s.astype("<u8").tobytes()).decode() for s in self.sealed],
+                "current": b64(current.astype("<u8").tobytes()).decode()}
 
     def from_snapshot(self, data: dict[str, Any]) -> None:
         self.current = set()
@@ -240,11 +242,10 @@ class DedupeWindow:
         if not self.capacity:
             return
         for text in data.get("segments", []):
-            self.sealed.append(np.frombuffer(base64.b64decode(text), dtype="<u8").copy())
+            self.sealed.append(np.frombuffer(base64.b64decode(text), dtype="<u8").astype(np.uint64))
         while len(self.sealed) > self.max_sealed:
             self.sealed.popleft()
-        raw = base64.b64decode(data.get("current", ""))
-        self.add([raw[i:i + 8] for i in range(0, len(raw), 8)])
+        self.add(np.frombuffer(base64.b64decode(data.get("current", "")), dtype="<u8").tolist())
 
 
 class EventIngestor:
@@ -305,11 +306,13 @@ class EventIngestor:
     def _replay_batch(self, events: list[dict[str, Any]]) -> None:
         # The hot loop of start-up; the journal never repeats an id unless edited by hand.
         dedupe = self.dedupe
+        # Lines carry their digest (dedupe_key), saving a hash per event at start-up.
+        keys = [e.pop(DEDUPE_KEY, None) for e in events]
         if dedupe.capacity:
             digest = dedupe.digest
-            digests = [digest(e["event_id"]) for e in events]
+            digests = [k if k is not None else digest(e["event_id"]) for k, e in zip(keys, events, strict=True)]
             flags = dedupe.seen(digests)
-            if any(flags):
+            if any(flags):  # only a hand-edited journal repeats an id
                 events = [e for e, dup in zip(events, flags, strict=True) if not dup]
                 digests = [d for d, dup in zip(digests, flags, strict=True) if not dup]
             dedupe.add(digests)
@@ -387,14 +390,16 @@ class EventIngestor:
             now = self.clock()
             lines: list[bytes] = []
             fresh: list[dict[str, Any]] = []
-            fresh_digests: list[bytes] = []
+            fresh_digests: list[int] = []
             dumps = orjson.dumps
             for event, d, dup in zip(valid, digests, self.dedupe.seen(digests), strict=True):
                 if dup:
                     result.duplicates += 1
                     continue
                 event["received_at"] = now
+                event[DEDUPE_KEY] = d
                 lines.append(dumps(event, option=_DUMPS_OPTS))
+                del event[DEDUPE_KEY]
                 fresh.append(event)
                 fresh_digests.append(d)
             try:
