@@ -194,7 +194,7 @@ class DedupeWindow:
         """For each digest: in the window already, or earlier in ``digests``. Adds nothing."""
         if not self.capacity:
             return [False] * len(digests)
-        hits: list[bool] | None = None
+        found = None
         if self.sealed and digests:
             wanted = np.fromiter(digests, dtype=np.uint64, count=len(digests))
             found = np.zeros(len(digests), dtype=bool)
@@ -202,12 +202,15 @@ class DedupeWindow:
                 idx = np.searchsorted(segment, wanted)
                 idx[idx == len(segment)] = 0
                 found |= segment[idx] == wanted
-            hits = found.tolist()
         current = self.current
+        # The usual case, checked at C speed: nothing repeats, within the batch or with the window.
+        if (found is None or not found.any()) and current.isdisjoint(digests) and len(set(digests)) == len(digests):
+            return [False] * len(digests)
+        hits = found.tolist() if found is not None else [False] * len(digests)
         batch: set[int] = set()
         out = []
-        for i, d in enumerate(digests):
-            dup = d in current or d in batch or (hits is not None and hits[i])
+        for d, hit in zip(digests, hits, strict=True):
+            dup = hit or d in current or d in batch
             if not dup:
                 batch.add(d)
             out.append(dup)
