@@ -11,9 +11,12 @@ SLACK_SECRET="${SLACK_WEBHOOK_URL_FILE:-/run/secrets/slack_webhook_url}"
 RUN_DIR="${ALERTMANAGER_RUN_DIR:-/tmp}"
 BIN="${ALERTMANAGER_BIN:-/bin/alertmanager}"
 
-if [ -s "$SLACK_SECRET" ]; then
+if [ -s "$SLACK_SECRET" ] && [ -r "$SLACK_SECRET" ]; then
   src="$CONFIG_DIR/alertmanager.yml"
   echo "entrypoint: Slack webhook secret found: Slack + e-mail" >&2
+elif [ -s "$SLACK_SECRET" ]; then
+  src="$CONFIG_DIR/alertmanager.email-only.yml"
+  echo "entrypoint: $SLACK_SECRET exists but is not readable by uid $(id -u): e-mail only (chmod 644 it)" >&2
 else
   src="$CONFIG_DIR/alertmanager.email-only.yml"
   echo "entrypoint: no Slack webhook secret ($SLACK_SECRET): e-mail only" >&2

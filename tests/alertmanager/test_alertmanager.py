@@ -56,7 +56,7 @@ EXPECTED_RECEIVER = {
     "MarketDataGaps": "warning-data",
     "EventsRejected": "warning-data",
     "ModelPredictionDrift": "warning-ml",
-    "FeatureDrift": "warning-ml",
+    "FeatureDrift": "info-digest",
     "ModelLowConfidence": "warning-ml",
     "ModelLatencyHigh": "warning-ml",
     "ModelAccuracyDecline": "warning-ml",

@@ -217,3 +217,12 @@ def test_rules_and_runbooks_name_only_catalogued_metrics(alerts):
                 unknown.add(word)
     assert not unknown, f"not in docs/metrics.md nor a recording rule: {sorted(unknown)}"
     assert len(catalog) > 100
+
+
+def test_docs_alert_table_matches_the_rules(alerts):
+    rows = {}
+    for line in (ROOT / "docs" / "alerting.md").read_text().splitlines():
+        m = re.match(r"\| \[(\w+)\]\(runbooks/\1\.md\) \| (\w+) \| (\w+) \|", line)
+        if m:
+            rows[m.group(1)] = (m.group(2), m.group(3))
+    assert rows == {a["alert"]: (a["labels"]["severity"], a["labels"]["team"]) for a in alerts}
