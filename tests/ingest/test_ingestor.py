@@ -217,3 +217,14 @@ def test_journal_lines_carry_the_dedupe_key_and_the_fold_never_sees_it(tmp_path)
     again = EventIngestor(Journal(tmp_path), validator, Recording())
     again.start()
     assert again.ingest([tick(1)]).duplicates == 1
+
+
+def test_a_flood_of_bad_items_gets_a_bounded_answer_but_is_counted_in_full(tmp_path):
+    from tradewatch.core.ingest import MAX_REPORTED
+
+    ing = make_ingestor(tmp_path)
+    result = ing.ingest_body(b"[" + b",".join([b"1"] * 5000) + b"]")
+    body = result.body()
+    assert result.status == 422
+    assert len(body["rejected"]) == MAX_REPORTED and body["rejected_total"] == 5000
+    assert samples(ing)[("tradewatch_events_rejected_total", (("reason", "not_an_object"),))] == 5000

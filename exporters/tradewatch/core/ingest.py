@@ -60,6 +60,7 @@ from tradewatch.core.validate import Invalid
 
 log = get_logger("tradewatch.ingest")
 
+MAX_REPORTED = 1000  # rejections listed one by one in a response (all are counted)
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
                           "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
 _DUMPS_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
@@ -76,17 +77,28 @@ class Fold(Protocol):
 class IngestResult:
     accepted: int = 0
     duplicates: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)  # {"index", "reason", "message"}
+    # {"index", "reason", "message"} of the first MAX_REPORTED rejections; ``reasons`` counts them all.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, index: int, reason: str, message: str) -> None:
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if len(self.rejected) < MAX_REPORTED:
+            self.rejected.append({"index": index, "reason": reason, "message": message})
 
     def body(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        out = {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        total = sum(self.reasons.values())
+        if total > len(self.rejected):  # a body of a million bad items gets a bounded answer
+            out["rejected_total"] = total
+        return out
 
     @property
     def status(self) -> int:
         """200 when anything was acknowledged; 400 when nothing parsed; otherwise 422."""
         if self.accepted or self.duplicates:
             return 200
-        if self.rejected and all(r["reason"] in ("invalid_json", "empty") for r in self.rejected):
+        if self.reasons and set(self.reasons) <= {"invalid_json", "empty"}:
             return 400
         return 422
 
@@ -362,8 +374,9 @@ class EventIngestor:
         items = parse_body(body, content_type)
         if not items:
             self.reject("empty", "no events in the body", source=source)
-            return IngestResult(rejected=[{"index": 0, "reason": "empty",
-                                           "message": "no events in the body"}])
+            result = IngestResult()
+            result.reject(0, "empty", "no events in the body")
+            return result
         return self.ingest(items, source=source)
 
     def ingest(self, items: Sequence[Any], *, source: str = "api") -> IngestResult:
@@ -372,21 +385,21 @@ class EventIngestor:
         Raises :class:`Unavailable` (and acknowledges nothing) when the journal cannot be written.
         """
         result = IngestResult()
-        rejected = result.rejected
+        reject = result.reject
         valid: list[dict[str, Any]] = []
         validate = self.validate
         for index, raw in enumerate(items):
             if raw.__class__ is _Bad:
-                rejected.append({"index": index, "reason": raw.reason, "message": raw.message})
+                reject(index, raw.reason, raw.message)
                 continue
             try:
                 valid.append(validate(raw))
             except Invalid as exc:
-                rejected.append({"index": index, "reason": exc.reason, "message": exc.message})
+                reject(index, exc.reason, exc.message)
             except Exception as exc:  # a validator bug: reject the item, keep serving
                 self._error("ingest")
                 log.error("validator failed", error=str(exc), exc_info=True)
-                rejected.append({"index": index, "reason": "invalid_value", "message": "could not validate"})
+                reject(index, "invalid_value", "could not validate")
         digest = self.dedupe.digest
         digests = [digest(e["event_id"]) for e in valid]
         with self.lock:
@@ -422,9 +435,9 @@ class EventIngestor:
             result.accepted = len(fresh)
             self.duplicates += result.duplicates
             counts = self.rejected
-            for r in rejected:
-                counts[r["reason"]] = counts.get(r["reason"], 0) + 1
-        for r in rejected:
+            for reason, n in result.reasons.items():
+                counts[reason] = counts.get(reason, 0) + n
+        for r in result.rejected:
             self._log_rejection(r["reason"], "event rejected", message=r["message"], index=r["index"],
                                 source=source)
         return result
