@@ -50,6 +50,17 @@ def wait_firing(stack, alertname: str, timeout: float = DELIVERY_TIMEOUT) -> lis
     return found
 
 
+def wait_am(stack, predicate, timeout: float = 30) -> dict:
+    """The first alert in the (day) Alertmanager matching ``predicate``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [a for a in stack.alertmanager_alerts() if predicate(a)]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, "alert never reached Alertmanager"
+        time.sleep(0.5)
+
+
 def test_stack_is_up_and_evaluating(stack):
     assert all(stack.targets_up().values())
     rules = stack._get_json(f"{stack.prometheus_url}/api/v1/rules")["data"]["groups"]
@@ -83,6 +94,13 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
     assert float(m.group(2)) >= 10.0
     assert dd.payload["attachments"][0]["title_link"] == "http://localhost:3000/d/tradewatch-risk"
 
+    # the loss is also over the daily limit (5000 of the 100k balance): breached pages, "near" is inhibited
+    loss = stack.slack.wait_for(slack_about("DailyLossLimitBreached"), DELIVERY_TIMEOUT)
+    assert "of its daily loss limit (threshold 100% of the limit)" in loss.payload["attachments"][0]["text"]
+    wait_firing(stack, "DailyLossNearLimit")
+    near = wait_am(stack, lambda a: a["labels"]["alertname"] == "DailyLossNearLimit")
+    assert near["status"]["inhibitedBy"], near["status"]
+
     mail = stack.mail.wait_for(mail_about("KillSwitchActivated", "trading-oncall@tradewatch.local"),
                                DELIVERY_TIMEOUT)
     assert f"{render.RUNBOOK_BASE}/KillSwitchActivated.md" in mail.text
@@ -106,16 +124,10 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
     answer = stack.post_events("trading", rejections(1, 20))
     assert answer.get("accepted") == 40, answer
     wait_firing(stack, "OrderRejectionRateHigh")
-    deadline = time.monotonic() + 30
-    while True:
-        am = [a for a in stack.alertmanager_alerts() if a["labels"]["alertname"] == "OrderRejectionRateHigh"
-              and a["labels"].get("strategy") == "e2e-inhibit"]
-        if am:
-            break
-        assert time.monotonic() < deadline, "OrderRejectionRateHigh never reached Alertmanager"
-        time.sleep(0.5)
-    assert am[0]["status"]["state"] == "suppressed"
-    assert am[0]["status"]["inhibitedBy"], am[0]["status"]
+    am = wait_am(stack, lambda a: a["labels"]["alertname"] == "OrderRejectionRateHigh"
+                 and a["labels"].get("strategy") == "e2e-inhibit")
+    assert am["status"]["state"] == "suppressed"
+    assert am["status"]["inhibitedBy"], am["status"]
     time.sleep(5)  # longer than the test-mode group_wait: it would have been sent by now
     assert not any(slack_about("OrderRejectionRateHigh")(p) and "e2e-inhibit" in p.text
                    for p in stack.slack.messages)

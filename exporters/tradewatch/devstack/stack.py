@@ -25,6 +25,10 @@ EXPORTERS = ("system", "trading", "model")
 DEV_PORTS = {"prometheus": 9090, "alertmanager": 9093, "system-exporter": 9811, "trading-exporter": 9812,
              "model-exporter": 9813}
 
+#: The trading exporter is told the simulator's risk limits (5% of the 100k starting balance a day,
+#: 10% drawdown), so the daily-loss alerts and the limit lines on the dashboards have a limit to use.
+SIMULATOR_RISK_LIMITS = {"TRADEWATCH_RISK_DAILY_LOSS_LIMIT": "5000", "TRADEWATCH_RISK_MAX_DRAWDOWN": "0.10"}
+
 #: Test mode: every `for` longer than this is shortened so scenarios finish in seconds.
 TEST_MAX_FOR = "5s"
 
@@ -211,6 +215,8 @@ class DevStack:
         env = self._env({"TRADEWATCH_LOG_LEVEL": "info"})
         if name in ("trading", "model"):
             env["TRADEWATCH_JOURNAL_PATH"] = str(self.workdir / f"{name}-journal")
+        if name == "trading":
+            env.update(SIMULATOR_RISK_LIMITS)
         env.update(self.options.exporter_env.get(name, {}))
         return Managed(f"{name}-exporter", [*tradewatch_argv(), f"{name}-exporter", "--port", str(port),
                                             "--listen-address", "127.0.0.1"],
