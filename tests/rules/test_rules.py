@@ -46,6 +46,23 @@ def test_promtool_check_config_and_rules():
     assert "5 rule files found" in res.stdout + res.stderr
 
 
+def test_promtool_check_rules():
+    promtool = require_binary("promtool")
+    files = sorted(str(p) for p in (PROM / "rules").glob("*.yml"))
+    res = run(promtool, "check", "rules", *files)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("SUCCESS") == len(render.RULE_DOMAINS)
+
+
+def test_malformed_thresholds_file_is_rejected_with_every_problem(tmp_path):
+    path = tmp_path / "thresholds.yml"
+    path.write_text("thresholds:\n  - name: a\n    value: high\n    unit: ratio\n    meaning: x\n"
+                    "  - name: b\n    value: 1\n")
+    with pytest.raises(render.RenderError) as err:
+        render.load_thresholds(path)
+    assert "entry 0" in str(err.value) and "entry 1" in str(err.value)
+
+
 def test_promtool_unit_tests_pass():
     promtool = require_binary("promtool")
     files = sorted(str(p) for p in (PROM / "tests").glob("*_test.yml"))
