@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "'tradewatch dev render' regenerates the committed config files from their sources.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("action", nargs="?", choices=["run", "render"], default="run")
+    parser.add_argument("action", nargs="?", choices=["run", "render"], default="run",
+                        help="run the stack (default) or render the generated config files")
     parser.add_argument("--check", action="store_true", help="render: only list stale files (exit 1 if any)")
     parser.add_argument("--scenario", default=os.environ.get("TRADEWATCH_SIM_SCENARIO", "normal"),
                         help="simulator scenario (default normal); 'none' runs no simulator")
@@ -35,12 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="1 s scrape/evaluation and short alert timings, as the tests use")
     parser.add_argument("--random-ports", action="store_true",
                         help="free ports instead of the documented ones")
-    parser.add_argument("--slack-webhook-file", type=Path,
+    parser.add_argument("--slack-webhook-file", type=Path, metavar="FILE",
                         default=os.environ.get("TRADEWATCH_SLACK_WEBHOOK_FILE"),
                         help="file with a real Slack webhook URL (default: the local stand-in)")
     parser.add_argument("--smtp", metavar="HOST:PORT", default=os.environ.get("TRADEWATCH_SMTP_SMARTHOST"),
                         help="real SMTP relay (default: the local catcher)")
-    parser.add_argument("--quiet-hours-tz", default=os.environ.get("TRADEWATCH_QUIET_HOURS_TZ"),
+    parser.add_argument("--quiet-hours-tz", metavar="ZONE", default=os.environ.get("TRADEWATCH_QUIET_HOURS_TZ"),
                         help="IANA time zone of the quiet hours (default: the one in alertmanager.yml)")
     parser.set_defaults(func=run)
 
