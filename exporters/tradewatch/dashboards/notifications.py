@@ -21,7 +21,10 @@ import yaml
 from tradewatch.dashboards.thresholds import REPO_ROOT
 
 ALERTMANAGER_FILE = REPO_ROOT / "alertmanager" / "alertmanager.yml"
-SLACK_URL = "$__file{/run/secrets/slack_webhook_url}"
+# grafana/entrypoint.sh reads /run/secrets/slack_webhook_url into this variable (with an inert URL
+# when the secret is empty: Grafana rejects a Slack contact point without one).
+SLACK_URL_ENV = "TRADEWATCH_SLACK_WEBHOOK_URL"
+SLACK_URL = "$__env{" + SLACK_URL_ENV + "}"
 TEMPLATE_NAME = "tradewatch"
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 _TIMINGS = ("group_wait", "group_interval", "repeat_interval")
