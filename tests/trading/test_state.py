@@ -216,3 +216,41 @@ def test_every_exposed_metric_is_in_the_catalog(tmp_path):
     exposed_ingest = {f.name + ("_total" if f.type == "counter" else "") for f in ingestor.collect()}
     assert exposed == trading_rows  # every trading row is implemented, and nothing undocumented is exposed
     assert exposed_ingest <= documented
+
+
+def test_open_orders_forget_the_oldest_beyond_the_limit():
+    from trading_fixtures import Events
+
+    ev = Events()
+    events = [
+        ev(
+            "order_submitted",
+            T0 + i,
+            order_id=f"o{i}",
+            symbol="X",
+            side="buy",
+            order_type="market",
+            quantity=1,
+            reference_price=10,
+        )
+        for i in range(5)
+    ]
+    events.append(ev("order_filled", T0 + 9, order_id="o0", fill_quantity=1, fill_price=10, symbol="X"))
+    state = fold(events, TradingConfig(max_open_orders=3))
+    assert list(state.open_orders) == ["o2", "o3", "o4"] and state.orders_evicted == 2
+    m = metric_values(state)
+    # The fill of a forgotten order is still counted, with the attributes it carries.
+    key = (
+        "tradewatch_trading_orders_total",
+        (
+            ("order_type", "unknown"),
+            ("side", "unknown"),
+            ("status", "filled"),
+            ("strategy", "default"),
+            ("symbol", "X"),
+        ),
+    )
+    assert m[key] == 1
+    restored = TradingState(state.config)
+    restored.from_snapshot(orjson.loads(orjson.dumps(state.to_snapshot())))
+    assert list(restored.open_orders) == ["o2", "o3", "o4"]

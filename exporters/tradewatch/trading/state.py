@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections import deque
+from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -142,7 +142,8 @@ class TradingState:
         self._session_cache: tuple[float, float, int] = (0.0, -1.0, 0)  # [start, end) -> key
 
         # orders: order_id -> [submit ts, strategy, symbol, side, order_type, venue, qty, filled, ref, acked]
-        self.open_orders: dict[str, list[Any]] = {}
+        # OrderedDict: evicting the oldest is O(1) (a plain dict rescans deleted slots from the front).
+        self.open_orders: OrderedDict[str, list[Any]] = OrderedDict()
         self.orders_evicted = 0
         self.orders: dict[tuple[str, str, str, str, str], int] = {}
         self.rejections: dict[tuple[str, str], int] = {}
@@ -217,7 +218,7 @@ class TradingState:
             del orders[oid]  # a resubmitted id replaces the old order (and moves to the newest end)
         orders[oid] = order
         if len(orders) > self.config.max_open_orders:
-            del orders[next(iter(orders))]
+            orders.popitem(last=False)
             self.orders_evicted += 1
         _inc(self.orders, (strategy, symbol, order[3], order[4], "submitted"))
 
@@ -457,6 +458,7 @@ class TradingState:
             setattr(self, name, LabelCap(getattr(self, name).limit, data[name]))
         for name in self._PLAIN:
             setattr(self, name, data[name])
+        self.open_orders = OrderedDict(self.open_orders)
         for name in self._TUPLE_KEYED:
             setattr(self, name, {tuple(row[:-1]): row[-1] for row in data[name]})
         for name, bounds in self._HISTS.items():
