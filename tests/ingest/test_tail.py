@@ -131,3 +131,27 @@ def test_thread_follows_appends(tmp_path):
     finally:
         tailer.stop()
     assert ing.fold.ids == [f"e{i}" for i in range(20)]
+
+
+def test_file_rewritten_while_stopped_is_read_from_the_start(tmp_path):
+    src = tmp_path / "events.jsonl"
+    ing = make_ingestor(tmp_path / "j")
+    src.write_bytes(ndjson([tick(i) for i in range(3)]))
+    drain(Tailer(src, ing, offset_file=tmp_path / "off"))
+    with open(src, "r+b") as f:  # same inode, new content at least as long
+        f.truncate(0)
+        f.write(ndjson([tick(i, symbol="Y") for i in range(10, 16)]))
+    drain(Tailer(src, ing, offset_file=tmp_path / "off"))
+    assert ing.fold.ids == ["e0", "e1", "e2"] + [f"e{i}" for i in range(10, 16)]
+
+
+def test_resume_after_the_file_grew_past_the_fingerprint(tmp_path):
+    src = tmp_path / "events.jsonl"
+    ing = make_ingestor(tmp_path / "j")
+    src.write_bytes(ndjson([tick(0)]))  # shorter than the 256 fingerprinted bytes
+    drain(Tailer(src, ing, offset_file=tmp_path / "off"))
+    with open(src, "ab") as f:
+        f.write(ndjson([tick(i) for i in range(1, 20)]))
+    drain(Tailer(src, ing, offset_file=tmp_path / "off"))
+    assert ing.fold.ids == [f"e{i}" for i in range(20)]
+    assert samples(ing)[("tradewatch_events_duplicate_total", ())] == 0

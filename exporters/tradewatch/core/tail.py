@@ -7,15 +7,18 @@
 - Truncation (file shorter than our position): start again at offset 0.
 - Rotation (the path now names another inode): read the old file to its end (its unterminated
   last line counts as a line: the writer has moved on), then follow the new file from offset 0.
-- Resume: the offset file records ``{"dev", "inode", "offset"}`` after the lines before ``offset``
-  were journaled; at start-up the tailer continues there if the inode is the same file (a crash
+- Resume: the offset file records ``{"dev", "inode", "offset", "head"}`` after the lines before
+  ``offset`` were journaled (``head``: a digest of the file's first bytes); at start-up the tailer
+  continues there if it is the same file (same inode, same first bytes, long enough). A crash
   between journaling and saving the offset re-reads a few lines, and deduplication by event_id
-  drops them). A different inode means the file rotated while we were down: start at 0.
+  drops them. Another inode (rotated while we were down) or other first bytes (truncated and
+  rewritten while we were down) means start at 0.
 - Bad lines are rejected and counted by the ingestor like HTTP input (``source=tail``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -28,6 +31,8 @@ from tradewatch.core.journal import atomic_write
 from tradewatch.core.logging import get_logger
 
 log = get_logger("tradewatch.tail")
+
+HEAD_BYTES = 256
 
 
 class Tailer:
@@ -45,6 +50,7 @@ class Tailer:
         self._file: Any = None
         self._ident: tuple[int, int] | None = None  # (dev, inode) of the open file
         self._pending = b""
+        self._head, self._head_len = "", 0  # fingerprint of the file's first bytes, stored with the offset
         self._skipping = False  # inside an over-long line: drop bytes until its newline
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,19 +61,28 @@ class Tailer:
             return None
         try:
             data = orjson.loads(self.offset_file.read_bytes())
-            return {"dev": int(data["dev"]), "inode": int(data["inode"]), "offset": int(data["offset"])}
+            return {"dev": int(data["dev"]), "inode": int(data["inode"]), "offset": int(data["offset"]),
+                    "head": str(data.get("head", "")), "head_len": int(data.get("head_len", 0))}
         except FileNotFoundError:
             return None
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.warning("offset file unreadable; starting at the beginning", file=str(self.offset_file))
             return None
 
+    @staticmethod
+    def _fingerprint(fd: int, n: int) -> str:
+        """BLAKE2b of the file's first ``n`` bytes (the offset file stores ``n`` with it)."""
+        return hashlib.blake2b(os.pread(fd, n, 0), digest_size=16).hexdigest()
+
     def _save_offset(self) -> None:
         if self.offset_file and self._ident:
             self.offset_file.parent.mkdir(parents=True, exist_ok=True)
             # No fsync needed: losing the latest offset only re-reads lines that dedupe drops.
+            n = min(HEAD_BYTES, self.offset)
+            if n != self._head_len and self._file is not None:
+                self._head, self._head_len = self._fingerprint(self._file.fileno(), n), n
             state = {"dev": self._ident[0], "inode": self._ident[1], "offset": self.offset,
-                     "path": str(self.path)}
+                     "head": self._head, "head_len": self._head_len, "path": str(self.path)}
             atomic_write(self.offset_file, orjson.dumps(state), fsync=False)
 
     # ------------------------------------------------------------------ reading
@@ -82,9 +97,17 @@ class Tailer:
         self._pending = b""
         self._skipping = False
         self.offset = 0
+        self._head, self._head_len = "", 0
         stored = self._load_offset() if resume else None
-        if stored and (stored["dev"], stored["inode"]) == self._ident:
-            self.offset = stored["offset"] if stored["offset"] <= st.st_size else 0
+        if stored and (stored["dev"], stored["inode"]) == self._ident and stored["offset"] <= st.st_size:
+            # Same inode and long enough; the fingerprint of its first bytes tells a file truncated and
+            # rewritten while we were down (same inode, other content) from the one we were reading.
+            if stored["head"] == self._fingerprint(f.fileno(), stored["head_len"]):
+                self.offset = stored["offset"]
+                self._head, self._head_len = stored["head"], stored["head_len"]
+            else:
+                log.warning("tailed file was rewritten while stopped; starting at the beginning",
+                            path=str(self.path))
         f.seek(self.offset)
         log.info("tailing file", path=str(self.path), offset=self.offset)
         return True
