@@ -45,6 +45,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b as _blake2b
+from operator import methodcaller
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +66,7 @@ NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "applica
                           "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
 _DUMPS_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
 DEDUPE_KEY = "dedupe_key"  # journal-only field: DedupeWindow.digest(event_id)
+_pop_key = methodcaller("pop", DEDUPE_KEY, None)
 
 
 class Fold(Protocol):
@@ -322,10 +324,12 @@ class EventIngestor:
         # The hot loop of start-up; the journal never repeats an id unless edited by hand.
         dedupe = self.dedupe
         # Lines carry their digest (dedupe_key), saving a hash per event at start-up.
-        keys = [e.pop(DEDUPE_KEY, None) for e in events]
+        keys = list(map(_pop_key, events))
         if dedupe.capacity:
-            digest = dedupe.digest
-            digests = [k if k is not None else digest(e["event_id"]) for k, e in zip(keys, events, strict=True)]
+            digests = keys
+            if None in keys:  # journaled before lines carried the key
+                digest = dedupe.digest
+                digests = [k if k is not None else digest(e["event_id"]) for k, e in zip(keys, events, strict=True)]
             flags = dedupe.seen(digests)
             if any(flags):  # only a hand-edited journal repeats an id
                 events = [e for e, dup in zip(events, flags, strict=True) if not dup]
