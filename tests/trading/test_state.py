@@ -177,7 +177,7 @@ def test_golden_exposition():
     events = list(event_stream(3000, symbols=5, seed=11))
     state = fold([{**e, "received_at": T0 + i * 0.05} for i, e in enumerate(events)])
     got = exposition(state)
-    if os.environ.get("TRADEWATCH_UPDATE_GOLDEN") or not GOLDEN.exists():
+    if os.environ.get("TRADEWATCH_UPDATE_GOLDEN"):  # after an intended change: regenerate, then review the diff
         GOLDEN.write_bytes(got)
     assert got.decode() == GOLDEN.read_text()
 
