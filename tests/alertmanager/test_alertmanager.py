@@ -194,7 +194,9 @@ class LiveAM:
         body = []
         for a in alerts:
             item = {"labels": a["labels"], "annotations": a.get("annotations", {}),
-                    "startsAt": (now - timedelta(seconds=30)).isoformat(),
+                    # startsAt = now: Alertmanager flushes a new group at once (no group_wait) for an
+                    # alert that started longer than group_wait ago, which would split grouped alerts.
+                    "startsAt": now.isoformat(),
                     "generatorURL": "http://127.0.0.1:9090/graph"}
             if ends_in is not None:
                 item["endsAt"] = (now + timedelta(seconds=ends_in)).isoformat()
