@@ -64,7 +64,9 @@ def start(journal: str, **env: str) -> tuple[subprocess.Popen, int]:
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             c.request("GET", "/readyz")
-            ok = c.getresponse().status == 200
+            resp = c.getresponse()
+            resp.read()  # closing with unread data would reset the connection
+            ok = resp.status == 200
             c.close()
             if ok:
                 return proc, port
