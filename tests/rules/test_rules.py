@@ -243,3 +243,10 @@ def test_docs_alert_table_matches_the_rules(alerts):
         if m:
             rows[m.group(1)] = (m.group(2), m.group(3))
     assert rows == {a["alert"]: (a["labels"]["severity"], a["labels"]["team"]) for a in alerts}
+
+
+def test_runbooks_quote_current_thresholds():
+    thresholds = render.load_thresholds()
+    for path in (ROOT / "docs" / "runbooks").glob("*.md"):
+        for name, value in re.findall(r"^- `([a-z0-9_]+)` = ([0-9.]+) ", path.read_text(), re.M):
+            assert float(value) == thresholds[name].value, f"{path.name}: {name} says {value}"
