@@ -250,3 +250,14 @@ def test_runbooks_quote_current_thresholds():
     for path in (ROOT / "docs" / "runbooks").glob("*.md"):
         for name, value in re.findall(r"^- `([a-z0-9_]+)` = ([0-9.]+) ", path.read_text(), re.M):
             assert float(value) == thresholds[name].value, f"{path.name}: {name} says {value}"
+
+
+def test_thresholds_agree_with_the_trading_exporter_defaults():
+    # The trading exporter exposes its own staleness settings as gauges for dashboards; the alert
+    # thresholds live here, so the two defaults must not drift apart.
+    from tradewatch.trading.settings import settings
+
+    defaults = {s.key: s.default for s in settings()}
+    thresholds = render.load_thresholds()
+    assert thresholds["market_data_stale_seconds"].value == defaults["market_data.stale_seconds"]
+    assert thresholds["heartbeat_max_age_seconds"].value == defaults["heartbeat.timeout"]
