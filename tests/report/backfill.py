@@ -392,6 +392,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
     expected["max_drawdown_ratio"] = max_dd
     if days == 1:
         expected["slippage_mean_bps"] = (hist_sum["slip"] - slip0[0]) / (hist["slip"][-1] - slip0[1])
+        expected["slippage_count"] = hist["slip"][-1] - slip0[1]
     return f.text(), expected
 
 

@@ -7,7 +7,8 @@
    a flash crash with the kill switch, an exchange outage, slow execution, model drift, an AI cost
    spike, a stale feed), stopping the trading exporter for a while in between: about 18 minutes.
 2. Exports every series from that Prometheus and stretches the run onto one 24 h day
-   (timestamps scaled by 86400 / run length), then builds TSDB blocks with
+   (timestamps scaled by 86400 / run length; host counters scaled by the same factor so CPU and
+   I/O rates are kept), then builds TSDB blocks with
    ``promtool tsdb create-blocks-from openmetrics`` and starts a second Prometheus on them: the
    daily layout gets a whole day of real exporter output (counts, P&L, latencies are the run's;
    per-second rates are scaled down by the same factor).
@@ -96,6 +97,10 @@ def export(url: str, start: float, end: float, day: float, out: Path) -> float:
     names = requests.get(url + "/api/v1/label/__name__/values", timeout=30).json()["data"]
     with out.open("w", encoding="utf-8") as fh:
         for name in names:
+            # Stretching time divides every rate by the factor. Host counters (CPU seconds, bytes)
+            # are scaled back up so CPU and I/O rates stay those of the run; trading counters keep
+            # their real counts (one kill switch stays one).
+            scale = factor if name.startswith("tradewatch_host_") and name.endswith("_total") else 1.0
             data = requests.post(
                 url + "/api/v1/query_range",
                 timeout=120,
@@ -105,7 +110,7 @@ def export(url: str, start: float, end: float, day: float, out: Path) -> float:
                 labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(series["metric"].items()) if k != "__name__")
                 head = f"{name}{{{labels}}}" if labels else name
                 for ts, value in series["values"]:
-                    v = float(value)
+                    v = float(value) * scale
                     if math.isnan(v):
                         continue
                     stretched = day + (float(ts) - start) * factor
@@ -126,7 +131,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "docs" / "example-report"))
     parser.add_argument("--scale", type=float, default=1.0, help="shorten (or lengthen) the whole plan")
+    parser.add_argument("--render-only", metavar="WORKDIR", help="render again from a previous run's directory")
     args = parser.parse_args()
+    if args.render_only:
+        work = Path(args.render_only)
+        return render_example(work, float((work / "factor.txt").read_text()), Path(args.out))
     work = Path(tempfile.mkdtemp(prefix="tradewatch-example-"))
     # A small AI budget, so the day's spend (and the cost spike) can be read against it.
     model_env = {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "8"}
@@ -136,13 +145,18 @@ def main() -> int:
         start, end = run_plan(stack, args.scale)
         time.sleep(3)
         factor = export(stack.prometheus_url, start, end, DAY, work / "run.om")
-    print(f"run {end - start:.0f}s stretched x{factor:.1f}", flush=True)
+    print(f"run {end - start:.0f}s stretched x{factor:.1f}; work directory {work}", flush=True)
+    (work / "factor.txt").write_text(f"{factor:.6f}")
     promtool = require_binary("promtool")
     subprocess.run(
         [promtool, "tsdb", "create-blocks-from", "openmetrics", str(work / "run.om"), str(work / "data")],
         check=True,
         capture_output=True,
     )
+    return render_example(work, factor, Path(args.out))
+
+
+def render_example(work: Path, factor: float, out: Path) -> int:
     proc, url = start_prometheus(work / "data", work)
     try:
         # Stretched samples are ~factor seconds apart: gaps and intervals need windows of two samples.
@@ -152,11 +166,10 @@ def main() -> int:
             DAY,
             DAY + 86400,
             ZoneInfo("UTC"),
-            chart_step=max(300.0, resolution),
+            chart_step=max(600.0, resolution),
             resolution=resolution,
         )
         report = render.build(Prometheus(url), period, Options(["trading", "model", "system"]), name="example")
-        out = Path(args.out)
         for old in out.glob("*.png"):
             old.unlink()
         paths = report.write(out)

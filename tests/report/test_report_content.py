@@ -87,6 +87,7 @@ def test_numbers_match_direct_promql(daily):
     # The _sum of slippage goes down with price improvement: the mean must not treat that as a reset.
     assert ex["slippage_bps"]["mean"] == pytest.approx(bf.expected["slippage_mean_bps"], rel=1e-6)
     assert 0.5 < ex["slippage_bps"]["mean"] < 2.5
+    assert ex["slippage_bps"]["count"] == pytest.approx(bf.expected["slippage_count"])
     perf = s["performance"]["data"]
     assert perf["strategies"]["momentum"]["win_rate_ratio"] == pytest.approx(0.55)
     assert perf["strategies"]["meanrev"]["profit_factor"] == pytest.approx(0.9)

@@ -452,14 +452,17 @@ class Builder:
                 f"histogram_quantile({q}, {grp} (increase({metric}_bucket[{self.R}])))",
             )
         # A histogram whose observations can be negative (slippage: price improvement) has a _sum
-        # that goes down, which increase() would take for counter resets: use the plain difference
-        # (right unless the exporter restarted without its journal during the period).
+        # that goes down, which increase() would take for counter resets: use the plain difference,
+        # counting series born during the period from zero (right unless the exporter restarted
+        # without its journal). Exporters may omit _sum/_count for such histograms (OpenMetrics):
+        # the count comes from the +Inf bucket, and the mean is then n/a.
+        R = self.R
         out["mean"] = self.value(
             f"{key}_mean",
-            f"(sum({metric}_sum) - sum({metric}_sum offset {self.R})) / "
-            f"(sum({metric}_count) - sum({metric}_count offset {self.R}))",
+            f"(sum({metric}_sum) - (sum({metric}_sum offset {R}) or vector(0))) / "
+            f"(sum({metric}_count) - (sum({metric}_count offset {R}) or vector(0)))",
         )
-        out["count"] = self.value(f"{key}_count", f"sum(increase({metric}_count[{self.R}]))")
+        out["count"] = self.value(f"{key}_count", f'sum(increase({metric}_bucket{{le="+Inf"}}[{R}]))')
         return out
 
     def s_execution(self, sec: Section) -> None:
@@ -494,7 +497,7 @@ class Builder:
             ("Filled", fnum(orders.get("filled", math.nan), 0)),
             ("Rejected", fnum(orders.get("rejected", math.nan), 0)),
             ("Fill latency p50 / p95 / p99", " / ".join(_ms(fl[k]) for k in ("p50", "p95", "p99"))),
-            ("Slippage mean / p95", f"{fnum(slip['mean'], 1)} / {fnum(slip['p95'], 1)} bps"),
+            ("Slippage p50 / p95", f"{fnum(slip['p50'], 1)} / {fnum(slip['p95'], 1)} bps"),
         ]
         sec.tables.append(
             Table(
@@ -534,30 +537,24 @@ class Builder:
                     [[k, fnum(v, 0)] for k, v in rejections_sorted(rejects)],
                 )
             )
-        step = int(self.p.chart_step)
-        lat = [
-            Line(
-                f"p{q}",
-                self.chart_one(
-                    f"histogram_quantile(0.{q}, sum by (le) "
-                    f"(rate(tradewatch_trading_order_fill_latency_seconds_bucket[{step}s])))",
-                    "trading",
-                ),
-                f"p{q}",
-            )
-            for q in (50, 95)
-        ]
-        sl = [
-            Line(
-                f"p{q}",
-                self.chart_one(
-                    f"histogram_quantile(0.{q}, sum by (le) (rate(tradewatch_trading_slippage_bps_bucket[{step}s])))",
-                    "trading",
-                ),
-                f"p{q}",
-            )
-            for q in (50, 95)
-        ]
+        # Quantiles over three chart steps: each point summarises enough orders to be stable.
+        window = 3 * int(self.p.chart_step)
+        label = fdur(window)
+
+        def quantiles(metric: str) -> list[Line]:
+            return [
+                Line(
+                    f"p{q} ({label} window)",
+                    self.chart_one(
+                        f"histogram_quantile(0.{q}, sum by (le) (rate({metric}_bucket[{window}s])))", "trading"
+                    ),
+                    f"p{q}",
+                )
+                for q in (50, 95)
+            ]
+
+        lat = quantiles("tradewatch_trading_order_fill_latency_seconds")
+        sl = quantiles("tradewatch_trading_slippage_bps")
         sec.charts.append(
             Chart(
                 "execution",
