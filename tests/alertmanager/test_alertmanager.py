@@ -320,3 +320,14 @@ def test_quiet_hours_mute_warnings_not_critical(tmp_path, receivers):
         assert "SlippageHigh/q1/warning" in am.alerts()
     finally:
         am.proc.stop()
+
+
+def test_info_alerts_go_to_the_digest_mail_only(live_am, receivers):
+    slack, mail = receivers
+    live_am.post(_alert("FeatureDrift", "info", "ml", "d1", model="m", feature="volatility"),
+                 _alert("FeatureDrift", "info", "ml", "d2", model="m", feature="spread"))
+    digest = mail.wait_for(lambda m: "FeatureDrift" in m.subject, 30)
+    assert digest.envelope_to == ["tradewatch-digest@tradewatch.local"]
+    assert "feature=volatility" in digest.text and "feature=spread" in digest.text
+    time.sleep(3)
+    assert not [p for p in slack.messages if "FeatureDrift" in p.text]
