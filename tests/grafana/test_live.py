@@ -33,12 +33,7 @@ BUILTINS = {"__rate_interval": "20s", "__interval": "5s", "__range": "5m", "__au
 PROMQL = [q for q in queries() if q.language == "promql"]
 # Queries known to come back empty because of a defect elsewhere: xfail(strict) so the day the
 # defect is fixed the test says so. Keep each with its reason.
-KNOWN_EMPTY = {
-    "tradewatch_trading_slippage_bps_sum": (
-        "prometheus_client drops _sum/_count of a histogram with negative buckets, so the trading "
-        "exporter exposes only tradewatch_trading_slippage_bps_bucket (the SlippageHigh mean never exists)"
-    ),
-}
+KNOWN_EMPTY: dict[str, str] = {}
 # Seconds a query may take to show data after the incidents (drift needs a few computations).
 PATIENCE = 45.0
 

@@ -387,14 +387,10 @@ def execution(ctx: Context) -> db.Dashboard:
         ts(
             "Slippage by venue",
             "side x (fill - reference) / reference in basis points per venue, over 5 m; positive is "
-            "worse than the decision price. The mean is what SlippageHigh compares with its level "
-            "(dashed); the median and p95 come from the histogram buckets.",
+            "worse than the decision price. The median is what SlippageHigh compares with its level "
+            "(dashed); median and p95 come from the histogram buckets (a histogram with negative "
+            "buckets has no _sum/_count, so there is no mean).",
             [
-                q(
-                    f"sum by (venue) (rate(tradewatch_trading_slippage_bps_sum{{{VENUE}}}[5m]))"
-                    f" / sum by (venue) (rate(tradewatch_trading_slippage_bps_count{{{VENUE}}}[5m]))",
-                    "mean {{venue}}",
-                ),
                 *quantiles(
                     f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95), window="5m"
                 ),
