@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from tradewatch.core import config as cfg
 from tradewatch.core.app import Exporter, Periodic
-from tradewatch.core.ingest import EventIngestor, mount_ingest
-from tradewatch.core.journal import Journal
+from tradewatch.core.ingest import ingestor_from_config, mount_ingest, read_token
 from tradewatch.core.logging import get_logger
 from tradewatch.model.collectors import (
     AICostCollector,
@@ -24,17 +22,6 @@ from tradewatch.model.state import ModelState
 
 log = get_logger("tradewatch.model")
 NAME = "model-exporter"
-
-
-def read_token(config: Any) -> str:
-    """The ingest bearer token: the file wins over the value; a trailing newline is not part of it."""
-    path = config["ingest.token_file"]
-    if not path:
-        return config["ingest.token"]
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise cfg.ConfigError([f"ingest.token_file: cannot read {path} ({exc.strerror or exc})"]) from None
 
 
 class ModelExporter:
@@ -55,13 +42,7 @@ class ModelExporter:
         if problems:
             raise cfg.ConfigError(problems)
         token = read_token(config)
-        journal = Journal(config["journal.path"], fsync=config["journal.fsync"],
-                          interval=config["journal.fsync_interval"])
-        self.ingestor = EventIngestor(journal, validator(), self.state,
-                                      dedupe_window=config["ingest.dedupe_window"],
-                                      snapshot_every=config["journal.snapshot_every"],
-                                      errors=self.exporter.errors)
-        self.ingestor.start()
+        self.ingestor = ingestor_from_config(config, validator(), self.state, errors=self.exporter.errors)
         mount_ingest(self.exporter, self.ingestor, token=token)
         self.drift = DriftEngine(self.state, drift_settings(config))
         self.exporter.add_task(Periodic("model-drift", config["drift.interval"], self.drift.run,

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from tradewatch.core import config as cfg
 from tradewatch.core.app import common_settings
-from tradewatch.core.journal import FSYNC_POLICIES
+from tradewatch.core.ingest import ingest_settings
 from tradewatch.model.drift import DriftSettings
 from tradewatch.model.state import FoldSettings, Price
 
 PORT = 9813
 
-
-def default_journal_path() -> str:
-    """``$XDG_STATE_HOME/tradewatch/model-journal`` when XDG_STATE_HOME is set, else ./data/..."""
-    state = os.environ.get("XDG_STATE_HOME")
-    if state:
-        return str(Path(state) / "tradewatch" / "model-journal")
-    return "./data/model-journal"
 
 # Examples, not quotes: list prices in USD per 1,000 tokens as published by the providers in 2025.
 # Prices change; set `ai.prices` to your contract's. Keys are provider/model or provider/*.
@@ -43,17 +34,7 @@ def settings() -> list[cfg.Setting]:
     f = FoldSettings()
     return [
         *common_settings(PORT),
-        S("journal.path", cfg.string(allow_empty=False), default_journal_path(),
-          "Directory of the event journal and its snapshot (created if missing)."),
-        S("journal.fsync", cfg.choice(*FSYNC_POLICIES), "batch",
-          "When to fsync the journal: always, batch (per request), interval or never."),
-        S("journal.fsync_interval", cfg.duration(0.01), 1.0, "fsync period for the interval policy."),
-        S("journal.snapshot_every", cfg.integer(0), 200_000,
-          "Snapshot the state and start a new journal file after this many events (0: only at shutdown)."),
-        S("ingest.token", cfg.string(), "", "Bearer token required on POST /v1/events (empty: none).",
-          secret=True),
-        S("ingest.token_file", cfg.string(), "", "File holding the bearer token (wins over ingest.token)."),
-        S("ingest.dedupe_window", cfg.integer(0), 1_000_000, "event_ids remembered to drop duplicates."),
+        *ingest_settings("model-journal", snapshot_every=200_000),
         S("performance.window", cfg.integer(10, 1_000_000), f.performance_window,
           "Outcomes in the rolling performance window; the first window of outcomes is the "
           "reference for the accuracy ratio."),
