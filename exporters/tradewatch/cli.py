@@ -17,18 +17,20 @@ from typing import Any
 from tradewatch import __version__
 from tradewatch.core import config as cfg
 
-# (module, function) pairs that add subcommands; imported lazily so a missing optional
-# dependency of one command never breaks the others.
-COMMAND_MODULES: list[str] = [
-    "tradewatch.system.command",
-    "tradewatch.trading.command",
-    "tradewatch.model.command",
-    "tradewatch.simulate.command",
-    "tradewatch.doctor.command",
-    "tradewatch.report.command",
-    "tradewatch.devstack.command",
-    "tradewatch.dashboards.command",
-]
+# Subcommand -> module whose ``register(sub)`` adds it. A run imports only the module of the
+# command it runs, so an exporter does not carry the others' dependencies (numpy, scipy, requests,
+# matplotlib) in its memory; ``tradewatch --help`` imports them all to list them.
+COMMANDS: dict[str, str] = {
+    "system-exporter": "tradewatch.system.command",
+    "trading-exporter": "tradewatch.trading.command",
+    "model-exporter": "tradewatch.model.command",
+    "simulate": "tradewatch.simulate.command",
+    "doctor": "tradewatch.doctor.command",
+    "report": "tradewatch.report.command",
+    "dev": "tradewatch.devstack.command",
+    "dashboards": "tradewatch.dashboards.command",
+}
+COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 
 
 def exporter_command(
@@ -82,7 +84,8 @@ def exporter_command(
     parser.set_defaults(func=run)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; with ``command``, only that command's module is imported."""
     parser = argparse.ArgumentParser(
         prog="tradewatch",
         description="TradeWatch: metrics, alerts and dashboards for algorithmic and AI-driven trading.",
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tradewatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -102,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
