@@ -137,8 +137,15 @@ def main() -> int:
         work = Path(args.render_only)
         return render_example(work, float((work / "factor.txt").read_text()), Path(args.out))
     work = Path(tempfile.mkdtemp(prefix="tradewatch-example-"))
-    # A small AI budget, so the day's spend (and the cost spike) can be read against it.
-    model_env = {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "8"}
+    # A small AI budget, so the day's spend (and the cost spike) can be read against it; a reference
+    # and drift window sized for a 20-minute run (the defaults want thousands of predictions).
+    model_env = {
+        "TRADEWATCH_AI_MONTHLY_BUDGET_USD": "8",
+        "TRADEWATCH_REFERENCE_SIZE": "150",
+        "TRADEWATCH_DRIFT_WINDOW": "150",
+        "TRADEWATCH_DRIFT_MIN_SAMPLES": "100",
+        "TRADEWATCH_DRIFT_INTERVAL": "10s",
+    }
     options = StackOptions(simulator=None, workdir=work / "stack", exporter_env={"model": model_env})
     with DevStack(options) as stack:
         stack.wait_targets_up(timeout=60)

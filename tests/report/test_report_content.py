@@ -203,3 +203,13 @@ def test_weekly_report_names_the_days_without_data(backfilled):
     assert len(s["pnl"]["data"]["buckets"]) == 7
     assert sum(1 for b in s["pnl"]["data"]["buckets"] if b["pnl"] is None) == 6  # no data is not zero
     assert s["alerts"]["data"]["by_alertname"]["HighFillLatency"]["times_fired"] == 2
+
+
+def test_an_exporter_never_seen_is_named(backfilled):
+    period = resolve("daily", "2026-11-16", "UTC", chart_step=900, resolution=60)
+    report = render.build(Prometheus(backfilled.url), period, Options(["system", "execution-gateway"]), name="x")
+    coverage = report.document()["sections"]["coverage"]
+    [gap] = coverage["data"]["execution-gateway"]["gaps"]
+    assert gap["began_before_period"] and gap["ongoing_at_end"] and gap["seconds"] == 86400
+    assert coverage["data"]["execution-gateway"]["covered_ratio"] == 0
+    assert "No data from the execution-gateway exporter during the whole period." in coverage["notes"]
