@@ -36,9 +36,9 @@ SCHEMA_CANDIDATES = [
 ]
 EXPECTED_SERVICES = {
     "prometheus", "alertmanager", "grafana", "loki", "alloy", "system-exporter", "trading-exporter",
-    "model-exporter", "simulator", "mailpit",
+    "model-exporter", "simulator", "mailpit", "report-scheduler",
 }
-EXPORTERS = {"system-exporter", "trading-exporter", "model-exporter", "simulator"}
+EXPORTERS = {"system-exporter", "trading-exporter", "model-exporter", "simulator", "report-scheduler"}
 EXACT_TAG = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+$")
 
 
@@ -247,10 +247,29 @@ def test_healthchecks_use_only_what_each_image_has(compose: dict) -> None:
         assert services[name]["healthcheck"]["test"][1] == "wget"  # busybox images
     assert services["grafana"]["healthcheck"]["test"][1] == "curl"
     assert services["mailpit"]["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
-    for name in EXPORTERS - {"simulator"}:
+    for name in EXPORTERS - {"simulator", "report-scheduler"}:
         test = services[name]["healthcheck"]["test"]
         port = services[name]["environment"]["TRADEWATCH_HTTP_PORT"]
         assert test[1] == "python" and f"127.0.0.1:{port}/healthz" in test[-1], name
+    # The report scheduler has no HTTP endpoint: its loop touches a heartbeat file in its volume.
+    scheduler = services["report-scheduler"]
+    assert scheduler["healthcheck"]["test"][1] == "python"
+    assert ".scheduler-heartbeat" in scheduler["healthcheck"]["test"][-1]
+    assert scheduler["environment"]["TRADEWATCH_REPORT_OUT_DIR"] == "/var/lib/tradewatch/reports"
+
+
+def test_report_scheduler_healthcheck_really_works(tmp_path) -> None:
+    """Run the scheduler's healthcheck one-liner against a fresh and a stale heartbeat file."""
+    import os
+    import time
+
+    code = load_compose(example_env())["services"]["report-scheduler"]["healthcheck"]["test"][-1]
+    beat = tmp_path / ".scheduler-heartbeat"
+    beat.touch()
+    patched = code.replace("/var/lib/tradewatch/reports/.scheduler-heartbeat", str(beat))
+    assert subprocess.run([sys.executable, "-c", patched], timeout=10).returncode == 0
+    os.utime(beat, (time.time() - 600, time.time() - 600))
+    assert subprocess.run([sys.executable, "-c", patched], timeout=10).returncode != 0
 
 
 def test_exporter_healthcheck_command_really_works() -> None:
