@@ -114,6 +114,26 @@ def test_handler_crash_is_a_counted_json_500(exporter):
     assert errors() == before + 1
 
 
+def test_client_resetting_mid_body_is_not_an_error(exporter, capfd):
+    """A client that hangs up before its body arrives is routine: no 500, no count, no traceback."""
+    import struct
+    import time
+
+    def errors() -> float:
+        return exporter.registry.get_sample_value("tradewatch_errors_total", {"kind": "http_handler"}) or 0.0
+
+    before = errors()
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", exporter.port), timeout=5)
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"a" * 10)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+        sock.close()
+    time.sleep(0.3)
+    assert request(exporter, "GET", "/healthz")[0] == 200
+    assert errors() == before
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_keep_alive_serves_several_requests_on_one_connection(exporter):
     conn = http.client.HTTPConnection("127.0.0.1", exporter.port, timeout=10)
     try:

@@ -100,6 +100,20 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """socketserver prints a traceback to stderr for every connection error; a client that hangs up
+    mid-request is routine, so those go to the debug log and anything else to the JSON log."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("client connection dropped", client=str(client_address[0]), error=str(exc))
+        else:
+            log.error("connection handler failed", client=str(client_address[0]), error=str(exc), exc_info=True)
+
+
 class ExporterHTTPServer:
     """Serves the standard endpoints of one exporter plus the routes it adds."""
 
@@ -205,7 +219,13 @@ class ExporterHTTPServer:
                 split = urlsplit(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
-                    body = self._read_body(headers)
+                    try:
+                        body = self._read_body(headers)
+                    except (ConnectionError, TimeoutError) as exc:
+                        # The client went away before sending its body: nothing to answer or count.
+                        self.close_connection = True
+                        log.debug("client dropped before its body arrived", path=split.path, error=str(exc))
+                        return
                     request = Request(self.command, split.path, parse_qs(split.query), headers, body,
                                       self.client_address[0] if self.client_address else "")
                     response = outer._dispatch(request)
@@ -260,7 +280,7 @@ class ExporterHTTPServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 
-        server = ThreadingHTTPServer((address, port), _Handler)
+        server = _QuietServer((address, port), _Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name=f"{self.name}-http", daemon=True)
