@@ -224,6 +224,22 @@ def test_fill_ratio_window_keeps_the_latest_orders():
     assert value(m, "tradewatch_trading_fill_ratio", strategy="default") == pytest.approx(5 / 20)
 
 
+def test_fill_ratio_weighs_orders_by_notional_not_by_quantity():
+    """1 BTC at 60,000 filled and 100 SPY at 500 rejected: 60,000 of 110,000 notional filled
+    (by raw quantity it would read 1 of 101, adding coins to shares)."""
+    ev = Events()
+    events = [
+        ev("order_submitted", T0, order_id="b", symbol="BTC-USD", side="buy", order_type="market",
+           quantity=1, reference_price=60_000),
+        ev("order_filled", T0 + 1, order_id="b", fill_quantity=1, fill_price=60_000),
+        ev("order_submitted", T0 + 2, order_id="s", symbol="SPY", side="buy", order_type="market",
+           quantity=100, reference_price=500),
+        ev("order_rejected", T0 + 3, order_id="s", reason="risk_limit"),
+    ]
+    m = metric_values(fold(events))
+    assert value(m, "tradewatch_trading_fill_ratio", strategy="default") == pytest.approx(60_000 / 110_000)
+
+
 def test_exposure_leverage_concentration_unrealized():
     ev = Events()
     events = [

@@ -280,7 +280,10 @@ class TradingState:
         window = self.fill_window.get(strategy)
         if window is None:
             window = self.fill_window[strategy] = deque(maxlen=self.config.fill_window)
-        window.append((qty, filled))
+        # Weighted by notional at the reference price: quantities of different symbols (shares,
+        # coins, contracts) do not add up, their notionals do.
+        ref = order[8] if order[8] and order[8] > 0 else 1.0
+        window.append((qty * ref, filled * ref))
 
     def fill_ratio(self, strategy: str) -> float | None:
         window = self.fill_window.get(strategy)
