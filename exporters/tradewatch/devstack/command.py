@@ -61,6 +61,36 @@ def run(args: argparse.Namespace) -> int:
     return _run_stack(args)
 
 
+# The model exporter's defaults suit a production model (a reference captured from the first 1,000
+# predictions, 500 samples before drift is computed): at the simulator's ~30 predictions a minute
+# that is close to an hour before the drift panels fill, and a scenario starting after a minute would
+# leak into the reference. `tradewatch dev` is a demo: it gives the model exporter a reference
+# recorded from a normal run (tradewatch.simulate.reference) and windows sized to minutes.
+# Variables set by the user win.
+DEMO_MODEL_ENV = {
+    "TRADEWATCH_DRIFT_WINDOW": "600",
+    "TRADEWATCH_DRIFT_MIN_SAMPLES": "100",
+    "TRADEWATCH_DRIFT_INTERVAL": "15s",
+    "TRADEWATCH_PERFORMANCE_WINDOW": "100",
+}
+
+
+def demo_exporter_env(workdir: Path, environ: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """Per-exporter environment for the demo stack (writes the model reference into ``workdir``)."""
+    import json
+
+    from tradewatch.simulate.engine import MODEL_NAME
+    from tradewatch.simulate.reference import write_reference
+
+    environ = dict(os.environ if environ is None else environ)
+    model = dict(DEMO_MODEL_ENV)
+    if "TRADEWATCH_REFERENCE_FILES" not in environ:
+        reference = workdir / "model-reference.jsonl"
+        write_reference(reference, speed=float(environ.get("TRADEWATCH_SIM_SPEED", "1")))
+        model["TRADEWATCH_REFERENCE_FILES"] = json.dumps({MODEL_NAME: str(reference)})
+    return {"model": {k: v for k, v in model.items() if k not in environ}}
+
+
 def _run_stack(args: argparse.Namespace) -> int:
     from tradewatch.devstack.procs import ProcessFailed
     from tradewatch.devstack.stack import AlertmanagerSpec, DevStack, StackError, StackOptions
@@ -69,7 +99,8 @@ def _run_stack(args: argparse.Namespace) -> int:
         workdir=args.workdir.resolve(), test_mode=args.test_mode, random_ports=args.random_ports,
         simulator=None if args.scenario == "none" else args.scenario,
         slack_webhook_file=args.slack_webhook_file, smtp_smarthost=args.smtp,
-        alertmanagers=(AlertmanagerSpec(location=args.quiet_hours_tz),))
+        alertmanagers=(AlertmanagerSpec(location=args.quiet_hours_tz),),
+        exporter_env=demo_exporter_env(args.workdir.resolve()))
     stack = DevStack(opts)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
