@@ -52,7 +52,7 @@ def fixed(status: int, payload: object) -> Route:
 
 
 def authenticated(status: int, payload: object) -> Route:
-    expected = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    expected = "Basic " + base64.b64encode(f"tradewatch:{PASSWORD}".encode()).decode()
 
     def route(request: http.server.BaseHTTPRequestHandler) -> tuple[int, object]:
         if request.headers.get("Authorization") != expected:

@@ -69,7 +69,7 @@ class Options:
     mode: str = "auto"                 # auto, compose or dev
     timeout: float = 3.0               # per request
     max_event_age: float = 300.0       # seconds since the last trading event before it is a failure
-    grafana_user: str = "admin"
+    grafana_user: str = "tradewatch"
     grafana_password: str = ""         # datasource checks need it; without it they are a warning
 
 

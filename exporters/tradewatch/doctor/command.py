@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = Options(
         mode=args.mode, timeout=args.timeout, max_event_age=args.max_event_age,
-        grafana_user=setting(args.grafana_user, "GRAFANA_ADMIN_USER", "admin"),
+        grafana_user=setting(args.grafana_user, "GRAFANA_ADMIN_USER", "tradewatch"),
         grafana_password=setting(args.grafana_password, "GRAFANA_ADMIN_PASSWORD", ""),
     )
     report = Doctor(endpoints, options).run()
