@@ -3,7 +3,6 @@ test directories)."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import subprocess
 import time
@@ -13,17 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import requests
-
-
-def _root_conftest():
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("tradewatch_tests_conftest_report", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-require_binary = _root_conftest().require_binary
+from tests.conftest import require_binary
 
 
 def free_port() -> int:

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from tests.conftest import require_binary
+
 from tradewatch.system.source import Mount, ProcessEntry, ProcessStats
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def _root_conftest():
-    # `from conftest import ...` resolves to whichever conftest.py pytest imported last (several
-    # test directories have one), so load the top-level one by path.
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("tradewatch_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-require_binary = _root_conftest().require_binary
 
 
 def load_host() -> dict[str, Any]:

@@ -138,14 +138,7 @@ class Exporter:
 
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT, then stop within the shutdown budget."""
-        stop = threading.Event()
-
-        def _signal(signum: int, _frame: Any) -> None:
-            log.info("signal received, shutting down", signal=signal.Signals(signum).name)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _signal)
-        signal.signal(signal.SIGINT, _signal)
+        stop = stop_on_signals("signal received, shutting down")
         self.start()
         while not stop.wait(0.5):
             pass
@@ -155,6 +148,19 @@ class Exporter:
         self.stop()
         timer.cancel()
         return 0
+
+
+def stop_on_signals(message: str) -> threading.Event:
+    """An event set (and logged with ``message``) on SIGTERM or SIGINT; call from the main thread."""
+    stop = threading.Event()
+
+    def _signal(signum: int, _frame: Any) -> None:
+        log.info(message, signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    return stop
 
 
 def _force_exit() -> None:

@@ -209,18 +209,10 @@ def run_once(
 
 
 def run_schedule(config: cfg.Config) -> int:
-    import signal
-
+    from tradewatch.core.app import stop_on_signals
     from tradewatch.report.schedule import Scheduler
 
-    stop = threading.Event()
-
-    def _signal(signum: int, _frame: Any) -> None:
-        log.info("signal received, stopping the scheduler", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _signal)
-    signal.signal(signal.SIGINT, _signal)
+    stop = stop_on_signals("signal received, stopping the scheduler")
 
     def run(entry: dict[str, Any], due: float) -> None:
         email = bool(entry.get("recipients") or config["smtp.to"])
