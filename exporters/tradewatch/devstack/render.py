@@ -7,12 +7,15 @@
 
 Alert thresholds live in prometheus/thresholds.yml only. The rule sources in
 prometheus/rules.in/*.yml name them ``[[name]]`` (``[[name:pct]]`` prints a ratio as a percentage);
-``[[RUNBOOK_BASE]]`` and ``[[GRAFANA_URL]]`` are the link bases below.
+``[[RUNBOOK_BASE]]`` and ``[[GRAFANA_URL]]`` are the link bases below; the runbook base is a setting
+(``TRADEWATCH_RUNBOOK_URL`` when rendering), so a team publishing its runbooks elsewhere renders
+its own links.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +25,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 
-#: Where runbook links point: the runbooks in this repository (docs/runbooks/<AlertName>.md).
-RUNBOOK_BASE = "https://github.com/tradewatch/tradewatch/blob/main/docs/runbooks"
+#: Where runbook links point by default: docs/runbooks/<AlertName>.md as served by the stack itself
+#: (`make dev` serves docs/ on its local web page, port 8026, next to the Slack stand-in). The native
+#: stack renders its own port; TRADEWATCH_RUNBOOK_URL at render time replaces it everywhere.
+RUNBOOK_BASE = "http://127.0.0.1:8026/docs/runbooks"
+RUNBOOK_URL_ENV = "TRADEWATCH_RUNBOOK_URL"
 #: Grafana as published by compose; dashboard links are GRAFANA_URL/d/<uid>.
 GRAFANA_URL = "http://localhost:3000"
 
@@ -70,10 +76,16 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+def runbook_base(environ: dict[str, str] | None = None, default: str = RUNBOOK_BASE) -> str:
+    """The runbook link base: TRADEWATCH_RUNBOOK_URL when set (trailing slash dropped), else ``default``."""
+    value = (os.environ if environ is None else environ).get(RUNBOOK_URL_ENV, "").strip()
+    return value.rstrip("/") or default
+
+
 def substitute(text: str, thresholds: dict[str, Threshold], overrides: dict[str, float] | None = None,
-               *, source: str = "<text>") -> str:
+               *, source: str = "<text>", runbooks: str | None = None) -> str:
     """Replace every [[placeholder]]; unknown names are an error, never left in place."""
-    constants = {"RUNBOOK_BASE": RUNBOOK_BASE, "GRAFANA_URL": GRAFANA_URL}
+    constants = {"RUNBOOK_BASE": runbooks or runbook_base(), "GRAFANA_URL": GRAFANA_URL}
     overrides = overrides or {}
     unknown: set[str] = set()
 
@@ -95,15 +107,18 @@ def substitute(text: str, thresholds: dict[str, Threshold], overrides: dict[str,
     return out
 
 
-def render_rule_sources(repo: Path = REPO, overrides: dict[str, float] | None = None) -> dict[str, str]:
-    """Domain -> rendered rule file text (comments kept), as committed under prometheus/rules/."""
+def render_rule_sources(repo: Path = REPO, overrides: dict[str, float] | None = None,
+                        runbooks: str | None = None) -> dict[str, str]:
+    """Domain -> rendered rule file text (comments kept), as committed under prometheus/rules/.
+    ``runbooks``: the runbook link base (default :func:`runbook_base`)."""
     thresholds = load_thresholds(repo / "prometheus" / "thresholds.yml")
     out = {}
     for domain in RULE_DOMAINS:
         src = repo / "prometheus" / "rules.in" / f"{domain}.yml"
         rel = f"prometheus/rules.in/{domain}.yml"
         out[domain] = GENERATED_HEADER.format(source=rel) + substitute(src.read_text(), thresholds,
-                                                                      overrides, source=rel)
+                                                                      overrides, source=rel,
+                                                                      runbooks=runbooks)
     return out
 
 
