@@ -106,6 +106,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a reader gone away shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `tradewatch ... | head`: the reader closed the pipe, which is not an error of ours. Point
+        # stdout at /dev/null so the interpreter's last flush cannot raise again, and exit like a
+        # program killed by SIGPIPE would (128 + 13), without a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command)
