@@ -215,6 +215,9 @@ class DevStack:
         env = self._env({"TRADEWATCH_LOG_LEVEL": "info"})
         if name in ("trading", "model"):
             env["TRADEWATCH_JOURNAL_PATH"] = str(self.workdir / f"{name}-journal")
+            # The simulator's market clock runs `speed` times faster than the wall clock, so its
+            # event times are ahead by design: the future-skew check would refuse them.
+            env["TRADEWATCH_INGEST_MAX_FUTURE_SKEW"] = "0"
         if name == "trading":
             env.update(SIMULATOR_RISK_LIMITS)
         env.update(self.options.exporter_env.get(name, {}))

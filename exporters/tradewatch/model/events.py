@@ -1,7 +1,8 @@
 """Validation of the model exporter's events (schema v1), with the shared core validator.
 
-The rules are documented as JSON Schema in ``tradewatch/schemas/model-events-v1.json``; a test
-checks that this validator and the schema agree on the examples. Feature values are a number, a
+The rules are documented as JSON Schema in ``tradewatch/schemas/model-events-v1.json``;
+``tests/model/test_model_schema.py`` and ``tests/fuzz`` check that this validator and the schema
+agree (documents generated from the schema, both ways). Feature values are a number, a
 string (categorical) or null; a non-finite number (NaN/Infinity, which only lenient JSON encoders
 send) is normalized to null, because measuring missing and non-finite inputs is the point of the
 ``missing_ratio`` metric, not a reason to lose the prediction.
@@ -42,8 +43,7 @@ def class_or_value(value: Any) -> str | float:
         return _label(value)
     if value.__class__ in (int, float):
         return v.number()(value)
-    raise v.Invalid("wrong_type",
-                    f"expected a class (string) or a value (number), got {type(value).__name__}")
+    raise v.Invalid("wrong_type", f"expected a class (string) or a value (number), got {type(value).__name__}")
 
 
 _ratio = v.number(0.0, 1.0)
@@ -68,8 +68,8 @@ MODEL_EVENT_TYPES: dict[str, list[v.FieldSpec]] = {
     "ai_call": [
         v.req("provider", v.text()),
         v.req("model", v.text()),
-        v.req("prompt_tokens", v.integer(0)),
-        v.req("completion_tokens", v.integer(0)),
+        v.req("prompt_tokens", v.integer()),
+        v.req("completion_tokens", v.integer()),
         v.opt("cost_usd", v.number(0.0)),
         v.req("latency_seconds", v.number(0.0)),
         v.req("status", v.enum(*AI_STATUSES)),
@@ -77,5 +77,6 @@ MODEL_EVENT_TYPES: dict[str, list[v.FieldSpec]] = {
 }
 
 
-def validator() -> v.EventValidator:
-    return v.EventValidator(MODEL_EVENT_TYPES)
+def validator(window: v.TimeWindow | None = None) -> v.EventValidator:
+    """The model exporter's validator; ``window`` (``TimeWindow.from_config``) bounds event times."""
+    return v.EventValidator(MODEL_EVENT_TYPES, window)

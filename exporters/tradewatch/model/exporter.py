@@ -8,6 +8,7 @@ from tradewatch.core import config as cfg
 from tradewatch.core.app import Exporter, Periodic
 from tradewatch.core.ingest import ingestor_from_config, mount_ingest, read_token
 from tradewatch.core.logging import get_logger
+from tradewatch.core.validate import TimeWindow
 from tradewatch.model.collectors import (
     AICostCollector,
     DriftCollector,
@@ -42,7 +43,8 @@ class ModelExporter:
         if problems:
             raise cfg.ConfigError(problems)
         token = read_token(config)
-        self.ingestor = ingestor_from_config(config, validator(), self.state, errors=self.exporter.errors)
+        self.ingestor = ingestor_from_config(config, validator(TimeWindow.from_config(config)), self.state,
+                                             errors=self.exporter.errors)
         mount_ingest(self.exporter, self.ingestor, token=token)
         self.drift = DriftEngine(self.state, drift_settings(config))
         self.exporter.add_task(Periodic("model-drift", config["drift.interval"], self.drift.run,

@@ -7,6 +7,7 @@ from typing import Any
 from tradewatch.core import config as cfg
 from tradewatch.core.app import common_settings
 from tradewatch.core.ingest import ingest_settings
+from tradewatch.core.validate import time_window_settings
 from tradewatch.model.drift import DriftSettings
 from tradewatch.model.state import FoldSettings, Price
 
@@ -35,6 +36,7 @@ def settings() -> list[cfg.Setting]:
     return [
         *common_settings(PORT),
         *ingest_settings("model-journal", snapshot_every=200_000),
+        *time_window_settings(),
         S("performance.window", cfg.integer(10, 1_000_000), f.performance_window,
           "Outcomes in the rolling performance window; the first window of outcomes is the "
           "reference for the accuracy ratio."),

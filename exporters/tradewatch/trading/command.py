@@ -11,8 +11,9 @@ from tradewatch.core.app import Exporter
 from tradewatch.core.ingest import ingestor_from_config, mount_ingest, read_token
 from tradewatch.core.logging import get_logger
 from tradewatch.core.tail import Tailer
+from tradewatch.core.validate import TimeWindow
 from tradewatch.trading.collector import TradingStateCollector
-from tradewatch.trading.events import validate_trading_event
+from tradewatch.trading.events import trading_validator
 from tradewatch.trading.settings import TradingConfig, settings
 from tradewatch.trading.state import TradingState
 
@@ -24,7 +25,9 @@ NAME = "trading-exporter"
 def build(config: cfg.Config) -> Exporter:
     exporter = Exporter(NAME, config)
     state = TradingState(TradingConfig.from_config(config))
-    ingestor = ingestor_from_config(config, validate_trading_event, state, errors=exporter.errors)
+    ingestor = ingestor_from_config(
+        config, trading_validator(TimeWindow.from_config(config)), state, errors=exporter.errors
+    )
     try:
         token = read_token(config)
     except cfg.ConfigError as exc:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tradewatch.core import config as cfg
 from tradewatch.core.app import common_settings
 from tradewatch.core.ingest import ingest_settings
+from tradewatch.core.validate import time_window_settings
 
 DEFAULT_PORT = 9812
 
@@ -39,6 +40,7 @@ def settings() -> list[cfg.Setting]:
     return [
         *common_settings(DEFAULT_PORT),
         *ingest_settings("trading-journal"),
+        *time_window_settings(),
         S("tail.file", cfg.string(), "", "JSONL file of events to follow (tail mode); empty: off."),
         S("tail.offset_file", cfg.string(), "",
           "Where the tail position is stored; default: tail.offset in the journal directory."),
