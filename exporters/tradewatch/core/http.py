@@ -76,10 +76,11 @@ Handler = Callable[[Request], Response]
 class HTTPError(Exception):
     """Raised by routes for a clean 4xx/5xx with a JSON reason."""
 
-    def __init__(self, status: int, reason: str, **extra: Any):
+    def __init__(self, status: int, reason: str, *, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(reason)
         self.status = status
         self.payload = {"error": reason, **extra}
+        self.headers = headers or {}
 
 
 def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
@@ -230,7 +231,7 @@ class ExporterHTTPServer:
                                       self.client_address[0] if self.client_address else "")
                     response = outer._dispatch(request)
                 except HTTPError as exc:
-                    response = Response.json(exc.status, exc.payload)
+                    response = Response.json(exc.status, exc.payload, **exc.headers)
                     if exc.status in (411, 413):
                         self.close_connection = True
                     if exc.status == 413 and outer.on_too_large is not None:

@@ -64,7 +64,6 @@ log = get_logger("tradewatch.ingest")
 MAX_REPORTED = 1000  # rejections listed one by one in a response (all are counted)
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
                           "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
-_DUMPS_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
 DEDUPE_KEY = "dedupe_key"  # journal-only field: DedupeWindow.digest(event_id)
 _pop_key = methodcaller("pop", DEDUPE_KEY, None)
 
@@ -107,6 +106,10 @@ class IngestResult:
 
 class Unavailable(Exception):
     """The journal could not be written: nothing in the request was acknowledged."""
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split(":", 1)[0][:80]
 
 
 class _Bad:
@@ -294,6 +297,12 @@ class EventIngestor:
         self.started = False
         self.dedupe = DedupeWindow(dedupe_window)
         self._log_rejection = RateLimitedLog()
+        # Set while the journal cannot be written (the reason, for /readyz); cleared by the next
+        # successful write or probe.
+        self.journal_problem = ""
+        self.probe_interval = 1.0
+        self._probe_bytes = 64 * 1024
+        self._last_probe = 0.0
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> int:
@@ -391,43 +400,58 @@ class EventIngestor:
         result = IngestResult()
         reject = result.reject
         valid: list[dict[str, Any]] = []
+        digests: list[int] = []
+        bodies: list[bytes] = []  # each event serialized, without received_at and dedupe_key
         validate = self.validate
+        digest = self.dedupe.digest
+        dumps = orjson.dumps
         for index, raw in enumerate(items):
             if raw.__class__ is _Bad:
                 reject(index, raw.reason, raw.message)
                 continue
             try:
-                valid.append(validate(raw))
+                event = validate(raw)
             except Invalid as exc:
                 reject(index, exc.reason, exc.message)
+                continue
             except Exception as exc:  # a validator bug: reject the item, keep serving
                 self._error("ingest")
                 log.error("validator failed", error=str(exc), exc_info=True)
                 reject(index, "invalid_value", "could not validate")
-        digest = self.dedupe.digest
-        digests = [digest(e["event_id"]) for e in valid]
+                continue
+            try:
+                # Serialized here, outside the lock: what cannot be journaled (a string with a lone
+                # UTF-16 surrogate the validator let through) is refused alone, before the dedupe.
+                d = digest(event["event_id"])
+                bodies.append(dumps(event, option=orjson.OPT_SERIALIZE_NUMPY))
+            except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError, UnicodeEncodeError
+                reject(index, "invalid_value", f"cannot be stored as UTF-8 JSON ({_short(exc)})")
+                continue
+            valid.append(event)
+            digests.append(d)
         with self.lock:
             now = self.clock()
+            stamp = b',"received_at":' + dumps(now) + b',"' + DEDUPE_KEY.encode() + b'":'
             lines: list[bytes] = []
             fresh: list[dict[str, Any]] = []
             fresh_digests: list[int] = []
-            dumps = orjson.dumps
-            for event, d, dup in zip(valid, digests, self.dedupe.seen(digests), strict=True):
+            for event, body, d, dup in zip(valid, bodies, digests, self.dedupe.seen(digests), strict=True):
                 if dup:
                     result.duplicates += 1
                     continue
                 event["received_at"] = now
-                event[DEDUPE_KEY] = d
-                lines.append(dumps(event, option=_DUMPS_OPTS))
-                del event[DEDUPE_KEY]
+                # The line is the event plus received_at and its dedupe key, as if serialized with them.
+                lines.append(body[:-1] + stamp + str(d).encode() + b"}\n")
                 fresh.append(event)
                 fresh_digests.append(d)
             try:
                 self.journal.append(lines)
             except OSError as exc:
-                self._error("journal")
+                self._journal_failed(exc, sum(map(len, lines)))
                 log.error("journal write failed; nothing acknowledged", error=str(exc), events=len(lines))
                 raise Unavailable(f"journal write failed: {exc.strerror or exc}") from exc
+            if lines and self.journal_problem:
+                self._journal_recovered()
             self.dedupe.add(fresh_digests)
             accepted = self.accepted
             for event in fresh:
@@ -446,6 +470,42 @@ class EventIngestor:
                                 source=source)
         return result
 
+    # ------------------------------------------------------------------ journal health
+    def _journal_failed(self, exc: OSError, size: int) -> None:
+        self._error("journal")
+        self.journal_problem = f"journal not writable: {exc.strerror or exc} ({self.journal.directory})"
+        self._probe_bytes = min(max(size, 64 * 1024), 4 * 1024 * 1024)
+        self._last_probe = time.monotonic()
+
+    def _journal_recovered(self) -> None:
+        log.info("journal writable again", directory=str(self.journal.directory))
+        self.journal_problem = ""
+
+    def journal_ready(self) -> tuple[bool, str]:
+        """Readiness of the journal: replayed and writable. While a write has failed, probe it (at most
+        every ``probe_interval`` seconds) so readiness comes back by itself once space returns."""
+        if not self.started:
+            return False, "journal not replayed"
+        if self.journal_problem and time.monotonic() - self._last_probe >= self.probe_interval:
+            self.probe_journal()
+        problem = self.journal_problem
+        return not problem, problem
+
+    def probe_journal(self) -> bool:
+        """Try the journal with a write as large as the one that failed; clears the problem on success."""
+        with self.lock:
+            if not self.journal_problem:
+                return True
+            self._last_probe = time.monotonic()
+            try:
+                self.journal.probe(self._probe_bytes)
+            except OSError as exc:
+                self.journal_problem = (f"journal not writable: {exc.strerror or exc} "
+                                        f"({self.journal.directory})")
+                return False
+            self._journal_recovered()
+            return True
+
     # ------------------------------------------------------------------ upkeep
     def snapshot_data(self) -> dict[str, Any]:
         return {"fold": self.fold.to_snapshot(), "accepted": dict(self.accepted),
@@ -462,8 +522,15 @@ class EventIngestor:
     def maintain(self) -> None:
         """Periodic: fsync for the interval policy; compact once enough events piled up."""
         with self.lock:
-            self.journal.flush_if_due()
+            try:
+                self.journal.flush_if_due()
+            except OSError as exc:
+                self._journal_failed(exc, 0)
+                log.error("journal fsync failed", error=str(exc))
             due = self.snapshot_every and self.journal.events >= self.snapshot_every
+        if self.journal_problem:
+            self.probe_journal()
+            return
         if due:
             try:
                 self.compact()
@@ -545,7 +612,8 @@ def ingest_handler(ingestor: EventIngestor, token: str = "") -> Callable[[Reques
         try:
             result = ingestor.ingest_body(request.body, request.headers.get("content-type", ""))
         except Unavailable as exc:
-            raise HTTPError(503, str(exc), retry=True) from None
+            raise HTTPError(503, str(exc), reason="journal_unavailable", retry=True,
+                            headers={"Retry-After": "5"}) from None
         return Response.json(result.status, result.body())
 
     return handle
@@ -568,8 +636,7 @@ def mount_ingest(exporter: Any, ingestor: EventIngestor, *, token: str = "", pat
             ingestor.reject("too_large", "request body over http.max_body_bytes (413)")
 
     exporter.http.on_too_large = too_large
-    exporter.readiness.add_check(
-        "journal", lambda: (ingestor.started, "" if ingestor.started else "journal not replayed"))
+    exporter.readiness.add_check("journal", ingestor.journal_ready)
 
 
 # --------------------------------------------------------------------------- standard settings

@@ -17,6 +17,12 @@ truncates the file at the end of the last complete line. Events in that torn lin
 acknowledged, because acknowledgement happens only after the write returns (and, per the fsync
 policy, after fsync).
 
+A write or fsync that *fails* (ENOSPC, EIO) while the process lives on is undone at once: the file
+is truncated back to its size before the batch, so the next batch never lands after a fragment
+(replay would skip the merged line as corrupt and lose an acknowledged event). When even the
+truncation fails, the journal refuses every append until a later attempt (or :meth:`Journal.probe`)
+manages it.
+
 fsync policies: ``always`` (fsync after every event), ``batch`` (one write + fsync per append
 call, i.e. per ingest request: the default), ``interval`` (fsync at most every ``interval``
 seconds) and ``never`` (the kernel decides). With every policy the data reaches the kernel before
@@ -61,14 +67,18 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a disk-full half file must not keep the space
+        raise
     if fsync:
         _fsync_dir(path.parent)
 
@@ -92,6 +102,8 @@ class Journal:
         self._snapshot_bytes = 0
         self._last_fsync = time.monotonic()
         self._dirty = False
+        self._offset = 0  # size of the current journal file (what a failed append is cut back to)
+        self._torn: int | None = None  # a failed append left bytes past this offset: cut them first
 
     # ------------------------------------------------------------------ start-up
     def _generations(self) -> list[int]:
@@ -189,38 +201,87 @@ class Journal:
 
     def _open(self, generation: int) -> None:
         self._fd = os.open(self._path(generation), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._offset = os.fstat(self._fd).st_size
+        self._torn = None
 
     # ------------------------------------------------------------------ writing
     def append(self, lines: list[bytes]) -> None:
-        """Append complete lines (each ending in a newline); durable per the fsync policy on return."""
+        """Append complete lines (each ending in a newline); durable per the fsync policy on return.
+
+        Raises OSError when a write or fsync fails; the file is then as it was before the call.
+        """
         if self._fd is None:
             raise JournalError("journal is not open (call replay() first)")
         if not lines:
             return
-        if self.fsync_policy == "always":
-            for line in lines:
-                self._write(line)
-                os.fsync(self._fd)
-        else:
-            self._write(b"".join(lines))
-            if self.fsync_policy == "batch":
-                os.fsync(self._fd)
-            elif self.fsync_policy == "interval":
-                self._dirty = True
-                self.flush_if_due()
+        self._cut_torn()
+        before = self._offset
+        try:
+            if self.fsync_policy == "always":
+                for line in lines:
+                    self._write(line)
+                    self._sync(self._fd)
+            else:
+                self._write(b"".join(lines))
+                if self.fsync_policy == "batch":
+                    self._sync(self._fd)
+        except OSError:
+            self._roll_back(before)
+            raise
+        if self.fsync_policy == "interval":
+            self._dirty = True
+            self.flush_if_due()
         self.events += len(lines)
+
+    def probe(self, size: int = 64 * 1024) -> None:
+        """Check that the journal takes ``size`` more bytes now: append blank lines (replay skips them),
+        fsync, cut them off again. Raises OSError when it cannot (the file is left as it was)."""
+        if self._fd is None:
+            raise JournalError("journal is not open (call replay() first)")
+        self._cut_torn()
+        before = self._offset
+        try:
+            self._write(b"\n" * max(1, size))
+            self._sync(self._fd)
+        finally:
+            self._roll_back(before)
+        if self._torn is not None:
+            raise JournalError(f"cannot truncate {self._path(self.generation)} back to {before} bytes")
+
+    def _roll_back(self, offset: int) -> None:
+        written = self._offset - offset
+        try:
+            os.ftruncate(self._fd, offset)  # type: ignore[arg-type]
+        except OSError as exc:
+            self._torn = offset
+            log.error("cannot cut a failed journal write back; appends refused until it can",
+                      file=self._path(self.generation).name, offset=offset, error=str(exc))
+        else:
+            self._torn = None
+        self._bytes -= written
+        self._offset = offset
+
+    def _cut_torn(self) -> None:
+        if self._torn is not None:
+            os.ftruncate(self._fd, self._torn)  # type: ignore[arg-type]
+            self._torn = None
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            written = os.write(self._fd, view)  # type: ignore[arg-type]
+            written = self._write_some(self._fd, view)  # type: ignore[arg-type]
             self._bytes += written
+            self._offset += written
             view = view[written:]
+
+    # The two system calls a journal write makes; the fault-injection tests override them.
+    _write_some = staticmethod(os.write)
+    _sync = staticmethod(os.fsync)
 
     def flush_if_due(self) -> None:
         """For the interval policy: fsync when the interval has passed (call it periodically too)."""
         if self._dirty and self._fd is not None and time.monotonic() - self._last_fsync >= self.interval:
-            os.fsync(self._fd)
+            self._sync(self._fd)
             self._dirty = False
             self._last_fsync = time.monotonic()
 
@@ -229,7 +290,8 @@ class Journal:
         if self._fd is None:
             raise JournalError("journal is not open (call replay() first)")
         covered = self.generation
-        os.fsync(self._fd)
+        self._cut_torn()
+        self._sync(self._fd)
         new_gen = covered + 1
         new_fd = os.open(self._path(new_gen), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
@@ -248,6 +310,7 @@ class Journal:
                 self._path(gen).unlink(missing_ok=True)
         self._snapshot_bytes = len(payload)
         self._bytes = 0
+        self._offset = 0
         self.events = 0
         self._dirty = False
 
