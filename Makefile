@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 COMPOSE ?= docker compose
 
-.PHONY: help secrets up doctor down logs dev test lint bench dashboards prometheus-native system-deps clean
+.PHONY: help secrets up doctor down logs dev dev-clean test lint bench dashboards prometheus-native system-deps test-containers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,16 +41,25 @@ down: ## stop the Compose stack (volumes are kept)
 logs: ## follow the Compose stack's logs
 	$(COMPOSE) logs -f --tail=100
 
-dev: $(STAMP) system-deps ## run the stack natively on loopback (no Docker)
-	$(VENV)/bin/tradewatch dev
+SCENARIO ?=
+DEV_ARGS = $(if $(SCENARIO),--scenario $(SCENARIO))
+
+dev: $(STAMP) system-deps ## run the stack natively on loopback (no Docker); SCENARIO=flash-crash for an incident
+	$(VENV)/bin/tradewatch dev $(DEV_ARGS)
+
+dev-clean: $(STAMP) system-deps ## like dev, after deleting the earlier runs' journals and Prometheus data (.dev/)
+	$(VENV)/bin/tradewatch dev --fresh $(DEV_ARGS)
 
 test: $(STAMP) system-deps ## the whole suite (self-installing)
 	$(VENV)/bin/ruff check exporters tests tools
 	$(PY) -m pytest
 
+test-containers: $(STAMP) ## build the images, run the stack in containers on a private dockerd (root)
+	@bash tools/containers/run.sh
+
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check exporters tests tools
-	$(VENV)/bin/ruff format --check exporters tests tools || true
+	$(VENV)/bin/ruff format --check exporters tests tools
 
 bench: $(STAMP) ## benchmarks (scrape latency, ingest throughput, alert latency)
 	@WITH_NODE_EXPORTER=1 bash tools/install-system-deps.sh

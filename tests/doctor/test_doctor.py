@@ -33,7 +33,9 @@ def _closed_url() -> str:
 def stack():
     from tradewatch.devstack.testing import live_stack
 
-    with live_stack(scenarios=(), warmup_seconds=0) as running:
+    # The dev stack's trading exporter has a daily loss limit; this model exporter has no AI budget.
+    with live_stack(scenarios=(), warmup_seconds=0,
+                    exporter_env={"model": {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "0"}}) as running:
         now = datetime.now(UTC).isoformat()
         running.post_events("trading", [{"type": "heartbeat", "ts": now, "event_id": "doctor-hb-1",
                                          "component": "bot", "status": "healthy"}])
@@ -41,6 +43,8 @@ def stack():
                    "model": "gpt-4o-mini", "prompt_tokens": 10, "completion_tokens": 2,
                    "latency_seconds": 0.2, "status": "ok"}
         running.post_events("model", [ai_call])
+        running.post_events("trading", [{"type": "portfolio_snapshot", "ts": now, "event_id": "doctor-pf-1",
+                                         "account": "doctor", "equity": 1000.0, "cash": 1000.0}])
         running.wait_for("tradewatch_last_event_timestamp_seconds", timeout=30)
         running.wait_for("prometheus_rule_group_last_evaluation_timestamp_seconds > 0", timeout=30)
         time.sleep(2)  # one more evaluation round, so no rule is left "unknown"
@@ -231,3 +235,55 @@ def test_unready_exporter_reports_its_reasons(tmp_path: Path) -> None:
     assert check.status == FAIL and "HTTP 503" in check.summary
     assert len(check.details) == 1 and check.details[0].startswith("procfs: cannot read")
     assert "still be starting" in check.advice
+
+
+def test_a_limit_that_a_rule_needs_is_reported_when_unset(stack) -> None:
+    code, report = doctor_json(stack)
+    checks = by_key(report)
+    assert checks[("limits", "daily loss")]["status"] == "ok"
+    budget = checks[("limits", "AI budget")]
+    assert budget["status"] == "warn" and "AICostOverBudget can never fire" in budget["summary"]
+    assert "TRADEWATCH_AI_MONTHLY_BUDGET_USD" in budget["advice"]
+    assert code == 0, "an unset limit is a warning, not a failure"
+
+
+def _dev_state(tmp_path: Path, stack, pid: int | None, scenario: str | None = "normal") -> Path:
+    log = tmp_path / "logs" / "simulator.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("simulate: error: argument --scenario: invalid choice: 'flashcrash'\n")
+    state = {"prometheus_url": stack.prometheus_url, "pids": {} if pid is None else {"simulator": pid},
+             "simulator": None if scenario is None else {"scenario": scenario, "log": str(log)}}
+    (tmp_path / "stack.json").write_text(json.dumps(state))
+    return tmp_path
+
+
+def test_a_dead_simulator_under_make_dev_fails(stack, tmp_path: Path) -> None:
+    """The simulator exited and was never reaped (a zombie): no events will come, the doctor says so."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{child.pid}/stat").read_text().split()[2] != "Z":
+        time.sleep(0.05)
+    try:
+        code, report = doctor_json(stack, "--dev-workdir", str(_dev_state(tmp_path, stack, child.pid)))
+    finally:
+        child.wait()
+    sim = by_key(report)[("simulator", "running")]
+    assert code == 1 and sim["status"] == "fail", sim
+    assert "not running" in sim["summary"] and "invalid choice" in " ".join(sim["details"])
+    assert "make dev" in sim["advice"]
+
+
+def test_a_running_simulator_and_no_simulator_are_fine(stack, tmp_path: Path) -> None:
+    _, report = doctor_json(stack, "--dev-workdir", str(_dev_state(tmp_path, stack, os.getpid())))
+    assert by_key(report)[("simulator", "running")]["status"] == "ok"
+    _, report = doctor_json(stack, "--dev-workdir", str(_dev_state(tmp_path, stack, None, scenario=None)))
+    assert by_key(report)[("simulator", "running")]["status"] == "ok"
+    _, report = doctor_json(stack, "--dev-workdir", str(tmp_path / "nothing-here"))
+    assert ("simulator", "running") not in by_key(report), "no `make dev` recorded: nothing to say"
+
+
+def test_doctor_help_names_the_real_grafana_default_user() -> None:
+    out = subprocess.run([sys.executable, "-m", "tradewatch", "doctor", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    text = " ".join(out.split())
+    assert "default admin" not in text and "else tradewatch)" in text

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
 
+from tradewatch.simulate.scenarios import SCENARIOS
+
+#: What a run leaves in the work dir that the next run would carry on from: journals (the exporters'
+#: state), Prometheus' TSDB (series and alerts' pending/firing state), Alertmanager's silences and
+#: notification log, caught mails and logs. --fresh / `make dev-clean` removes them.
+STATE_PATHS = ("trading-journal", "model-journal", "prometheus", "alertmanager", "mail", "logs",
+               "model-reference.jsonl")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    scenarios = "\n".join(f"  {s.name:16} {s.summary}" for s in SCENARIOS.values())
     parser = sub.add_parser(
         "dev",
         help="run Prometheus, Alertmanager, the exporters and the simulator natively on loopback",
@@ -21,15 +31,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  Prometheus 9090, Alertmanager 9093, system/trading/model exporters 9811/9812/9813,\n"
         "  local Slack stand-in 8026 (messages printed here), SMTP catcher 1025 (mails saved in the\n"
         "  work dir). Needs Debian's prometheus and prometheus-alertmanager packages.\n"
-        "Ctrl-C stops everything.\n\n"
+        "Ctrl-C stops everything. The work dir keeps journals and Prometheus data across runs; --fresh\n"
+        "(make dev-clean) starts from nothing.\n\n"
+        f"Scenarios (--scenario, or make dev SCENARIO=...):\n{scenarios}\n"
+        "  none             no simulator (your own trading system sends the events)\n\n"
         "'tradewatch dev render' regenerates the committed config files from their sources.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("action", nargs="?", choices=["run", "render"], default="run",
                         help="run the stack (default) or render the generated config files")
     parser.add_argument("--check", action="store_true", help="render: only list stale files (exit 1 if any)")
-    parser.add_argument("--scenario", default=os.environ.get("TRADEWATCH_SIM_SCENARIO", "normal"),
-                        help="simulator scenario (default normal); 'none' runs no simulator")
+    parser.add_argument("--scenario", default=os.environ.get("TRADEWATCH_SIM_SCENARIO") or "normal",
+                        metavar="NAME", help="simulator scenario, one of the names above (default normal; "
+                        "env TRADEWATCH_SIM_SCENARIO); 'none' runs no simulator")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete the state of earlier runs in the work dir first (journals, Prometheus "
+                        "and Alertmanager data, mails, logs)")
     parser.add_argument("--workdir", type=Path, default=Path(".dev"),
                         help="data, logs and rendered configs (default ./.dev)")
     parser.add_argument("--test-mode", action="store_true",
@@ -58,7 +75,27 @@ def run(args: argparse.Namespace) -> int:
         for path in render.write_committed():
             print(f"wrote {path}")
         return 0
+    if args.scenario != "none" and args.scenario not in SCENARIOS:
+        print(f"tradewatch dev: unknown scenario {args.scenario!r}; choose one of "
+              f"{', '.join([*SCENARIOS, 'none'])} (tradewatch dev --help describes them)", flush=True)
+        return 2
+    print(start_from(args.workdir.resolve(), fresh=args.fresh), flush=True)
     return _run_stack(args)
+
+
+def start_from(workdir: Path, *, fresh: bool) -> str:
+    """Remove earlier runs' state when ``fresh``; say in one line which start this is."""
+    present = [name for name in STATE_PATHS if (workdir / name).exists()]
+    if fresh:
+        for name in present:
+            path = workdir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return (f"Fresh start: removed {', '.join(present)} from {workdir}." if present
+                else f"Fresh start: {workdir} holds no earlier state.")
+    if not present:
+        return f"First start in {workdir}."
+    return (f"Continuing from the earlier run's state in {workdir} (journals, Prometheus data and alert "
+            "state kept): `make dev-clean` or `tradewatch dev --fresh` starts clean.")
 
 
 # The model exporter's defaults suit a production model (a reference captured from the first 1,000
@@ -113,12 +150,18 @@ def _run_stack(args: argparse.Namespace) -> int:
         return 2
     print("TradeWatch dev stack is up (Ctrl-C stops it):\n" + stack.describe(), flush=True)
     seen = [0, 0]
+    simulator_reported = False
     try:
         while not stop.wait(1.0):
-            seen[0] = _echo(stack.slack.messages if stack.slack else [], seen[0], "slack",
-                            lambda m: m.text.splitlines()[1] if len(m.text.splitlines()) > 1 else m.text)
+            seen[0] = _echo(stack.slack.messages if stack.slack else [], seen[0], "slack", _slack_line)
             seen[1] = _echo(stack.mail.messages if stack.mail else [], seen[1], "mail",
                             lambda m: f"{m.envelope_to} {m.subject} -> {_save(stack.workdir, m)}")
+            sim = stack.procs.get("simulator")
+            if sim is not None and not sim.running and not simulator_reported:
+                # poll() in .running has reaped it (no zombie); the stack stays up for a new scenario
+                simulator_reported = True
+                print(f"tradewatch dev: the simulator exited with status {sim.proc.returncode}; "
+                      f"no more events. Its log ({sim.log_path}) ends:\n{sim.log_tail(10)}", flush=True)
             dead = [n for n, p in stack.procs.items() if n != "simulator" and not p.running]
             if dead:
                 print(f"tradewatch dev: {', '.join(dead)} exited; see {stack.workdir / 'logs'}")
@@ -133,6 +176,12 @@ def _echo(items: list, seen: int, kind: str, line) -> int:
     for item in items[seen:]:
         print(f"[{kind}] {line(item)}", flush=True)
     return len(items)
+
+
+def _slack_line(post) -> str:
+    """Arrival time, title, and the body indented under it."""
+    body = "".join(f"\n    {line}" for line in post.body.splitlines() if line.strip())
+    return f"{post.time_text} {post.title}{body}"
 
 
 def _save(workdir: Path, mail) -> Path:

@@ -32,6 +32,10 @@ SIMULATOR_RISK_LIMITS = {"TRADEWATCH_RISK_DAILY_LOSS_LIMIT": "5000", "TRADEWATCH
 #: Test mode: every `for` longer than this is shortened so scenarios finish in seconds.
 TEST_MAX_FOR = "5s"
 
+#: In the work dir while the stack runs: every child's PID and the simulator's scenario, so that
+#: `tradewatch doctor` can tell a simulator that died from one that is running.
+STATE_FILE = "stack.json"
+
 
 class StackError(RuntimeError):
     """The stack could not start (missing binary, a child failed); says what to do."""
@@ -90,6 +94,7 @@ class DevStack:
         self.mail: MailCatcher | None = None
         self.am_ports: dict[str, int] = {}
         self._started = False
+        self._scenario: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -117,7 +122,8 @@ class DevStack:
         for i, spec in enumerate(opts.alertmanagers):
             self.am_ports[spec.name] = self.ports["alertmanager"] if i == 0 else free_port()
         if opts.slack_webhook_file is None:
-            self.slack = SlackReceiver(port=0 if opts.random_ports else 8026).start()
+            self.slack = SlackReceiver(port=0 if opts.random_ports else 8026,
+                                       docs_dir=render.REPO / "docs").start()
         if opts.smtp_smarthost is None:
             self.mail = MailCatcher(port=0 if opts.random_ports else 1025).start()
         self._write_configs()
@@ -148,6 +154,18 @@ class DevStack:
             proc.wait_ready(max(1.0, deadline - time.monotonic()))
         if opts.simulator:
             self.start_simulator(opts.simulator, *opts.simulator_args)
+        self.write_state()
+
+    def write_state(self) -> None:
+        """Record the children's PIDs (and the simulator's scenario) in the work dir's stack.json."""
+        sim = self.procs.get("simulator")
+        state = {
+            "workdir": str(self.workdir),
+            "prometheus_url": self.prometheus_url,
+            "pids": {n: p.proc.pid for n, p in self.procs.items() if p.proc is not None},
+            "simulator": None if sim is None else {"scenario": self._scenario, "log": str(sim.log_path)},
+        }
+        (self.workdir / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n")
 
     def stop(self) -> None:
         """Simulator first, then exporters, Prometheus, Alertmanager, receivers."""
@@ -164,6 +182,7 @@ class DevStack:
                 except Exception:
                     pass
         self.slack = self.mail = None
+        (self.workdir / STATE_FILE).unlink(missing_ok=True)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -174,7 +193,12 @@ class DevStack:
         prom_dir = self.workdir / "prometheus"
         rules_dir = prom_dir / "rules"
         rules_dir.mkdir(parents=True, exist_ok=True)
-        for domain, text in render.render_rule_sources(overrides=opts.threshold_overrides).items():
+        # Runbook links point at this stack's own web page (the Slack stand-in serves docs/) unless
+        # TRADEWATCH_RUNBOOK_URL says otherwise, so every link in a page resolves.
+        runbooks = render.runbook_base(default=f"{self.slack.url}/docs/runbooks" if self.slack
+                                       else render.RUNBOOK_BASE)
+        for domain, text in render.render_rule_sources(overrides=opts.threshold_overrides,
+                                                       runbooks=runbooks).items():
             if opts.test_mode:
                 text = render.shorten_rules(text, interval="1s", max_for=TEST_MAX_FOR)
             (rules_dir / f"{domain}.yml").write_text(text)
@@ -262,6 +286,9 @@ class DevStack:
             old.stop()
         proc = self.procs["simulator"] = Managed("simulator", self.simulator_argv(scenario, *extra),
                                                   self.workdir / "logs" / "simulator.log", env=self._env()).start()
+        self._scenario = scenario
+        if self._started:
+            self.write_state()
         return proc
 
     def run_scenario(self, scenario: str, *extra: str, timeout: float = 300.0) -> int:
@@ -341,9 +368,10 @@ class DevStack:
         rows += [(f"{name}-exporter", self.exporter_url(name), "" if name == "system" else "POST /v1/events")
                  for name in self.options.exporters]
         if self.slack:
-            rows.append(("Slack stand-in", self.slack.url, "messages are printed below"))
+            rows.append(("Slack stand-in", self.slack.url, "a page of the messages received, printed below "
+                         "too; runbooks under /docs/runbooks/"))
         if self.mail:
-            rows.append(("SMTP catcher", self.mail.smarthost, "mails are saved in <work dir>/mail"))
+            rows.append(("SMTP catcher", self.mail.smarthost, f"mails are saved in {self.workdir / 'mail'}"))
         rows.append(("Work dir", str(self.workdir), "logs/ holds every process' output"))
         lines = [f"  {name:<18} {where}" + (f"  ({note})" if note else "") for name, where, note in rows]
         return "\n".join(lines)

@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -71,6 +72,7 @@ class Options:
     max_event_age: float = 300.0       # seconds since the last trading event before it is a failure
     grafana_user: str = "tradewatch"
     grafana_password: str = ""         # datasource checks need it; without it they are a warning
+    dev_workdir: Path = Path(".dev")   # where `tradewatch dev` records its children (stack.json)
 
 
 @dataclass
@@ -189,6 +191,8 @@ class Doctor:
         checks.append(self.check_grafana_datasources())
         checks.append(self.check_loki_logs())
         checks.extend(self.check_events())
+        checks.extend(self.check_simulator())
+        checks.extend(self.check_limits())
         return Report(self.mode, detected, checks)
 
     def _detect_mode(self) -> str:
@@ -457,3 +461,73 @@ class Doctor:
             advice = "" if status == OK else f"nothing is sending events; start {source}"
             checks.append(Check("events", job.removesuffix("-exporter"), status, text, advice=advice))
         return checks
+
+    # ------------------------------------------------------------------ the dev stack's simulator
+
+    def check_simulator(self) -> list[Check]:
+        """Under `make dev`: is the simulator it started still running? A simulator that died leaves the
+        stack up and quiet; the event-age check would notice only minutes later."""
+        if self.mode != "dev":
+            return []
+        state_file = self.options.dev_workdir / "stack.json"
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            return []  # no `tradewatch dev` recorded here (another work dir, or the tests' own stacks)
+        if state.get("prometheus_url", "").rstrip("/") != self.endpoints.url("prometheus"):
+            return []  # the recorded stack is not the one being checked
+        sim = state.get("simulator")
+        if not sim:
+            return [Check("simulator", "running", OK, "no simulator in this run (--scenario none)")]
+        pid = (state.get("pids") or {}).get("simulator")
+        if _alive(pid):
+            return [Check("simulator", "running", OK, f"scenario {sim.get('scenario')} running (PID {pid})")]
+        log = Path(str(sim.get("log", "")))
+        try:
+            tail = log.read_text(errors="replace").splitlines()[-5:]
+        except OSError:
+            tail = []
+        return [Check("simulator", "running", FAIL,
+                      f"the simulator (scenario {sim.get('scenario')}, PID {pid}) is not running: no new events",
+                      tail, advice=f"{log} says why it stopped; restart the stack: make dev "
+                      "(SCENARIO=<name>; tradewatch dev --help lists the names)")]
+
+    # ------------------------------------------------------------------ limits the rules need
+
+    def check_limits(self) -> list[Check]:
+        """A rule that divides by a configured limit can never fire while the limit is unset."""
+        if not self.ready.get("prometheus"):
+            return []
+        try:
+            accounts = self._query("count(tradewatch_trading_equity)")
+            loss = self._query("count(tradewatch_trading_daily_loss_limit > 0)")
+            model_up = self._query('up{job="model-exporter"} == 1')
+            budget = self._query("count(tradewatch_ai_monthly_budget_usd > 0)")
+        except (Unreachable, ValueError) as exc:
+            return [Check("limits", "rules", FAIL, f"cannot query the configured limits: {exc}")]
+        checks = []
+        if accounts and not loss:
+            checks.append(Check(
+                "limits", "daily loss", WARN,
+                "no daily loss limit set: DailyLossNearLimit and DailyLossLimitBreached can never fire",
+                advice="set risk.daily_loss_limit on the trading exporter (env TRADEWATCH_RISK_DAILY_LOSS_LIMIT, "
+                       "in the account's quote currency)"))
+        elif loss:
+            checks.append(Check("limits", "daily loss", OK, "daily loss limit set"))
+        if model_up and not budget:
+            checks.append(Check(
+                "limits", "AI budget", WARN, "no monthly AI budget set: AICostOverBudget can never fire",
+                advice="set ai.monthly_budget_usd on the model exporter (env TRADEWATCH_AI_MONTHLY_BUDGET_USD)"))
+        elif budget:
+            checks.append(Check("limits", "AI budget", OK, "monthly AI budget set"))
+        return checks
+
+
+def _alive(pid: Any) -> bool:
+    """Is ``pid`` a running process (a zombie, exited but not reaped, is not)?"""
+    import psutil
+
+    try:
+        return isinstance(pid, int) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -85,7 +85,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     for component in PORT_VARIABLES:
         parser.add_argument(f"--{component}-url", metavar="URL", help=f"base URL of {component}")
     parser.add_argument("--smtp", metavar="HOST:PORT", help="mail catcher's SMTP (default 127.0.0.1:1025)")
-    parser.add_argument("--grafana-user", help="Grafana user for the datasource checks (default admin)")
+    parser.add_argument("--grafana-user", help="Grafana user for the datasource checks (default: "
+                        "GRAFANA_ADMIN_USER, environment or .env, else tradewatch)")
+    parser.add_argument("--dev-workdir", type=Path, default=Path(os.environ.get("TRADEWATCH_DEV_WORKDIR") or ".dev"),
+                        metavar="DIR", help="work dir of `make dev` (default ./.dev): whether its simulator "
+                        "still runs")
     parser.add_argument("--grafana-password",
                         help="Grafana password (default: GRAFANA_ADMIN_PASSWORD, environment or .env)")
     parser.add_argument("--max-event-age", type=float, default=300.0, metavar="SECONDS",
@@ -118,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode, timeout=args.timeout, max_event_age=args.max_event_age,
         grafana_user=setting(args.grafana_user, "GRAFANA_ADMIN_USER", "tradewatch"),
         grafana_password=setting(args.grafana_password, "GRAFANA_ADMIN_PASSWORD", ""),
+        dev_workdir=args.dev_workdir,
     )
     report = Doctor(endpoints, options).run()
     if args.json:
