@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help=f"comma-separated symbols (default {','.join(DEFAULT_SYMBOLS)})")
     parser.add_argument("--stale-symbols", default="",
                         help="stale-feed: symbols that stop ticking, or 'all' (default: the first symbol)")
-    parser.add_argument("--initial-balance", type=float, default=100_000.0)
+    parser.add_argument("--initial-balance", type=float, default=100_000.0, metavar="BALANCE",
+                        help="starting equity of the simulated account, in its quote currency (default 100000)")
     parser.add_argument("--trading-url", default=env("TRADEWATCH_TRADING_URL", "http://127.0.0.1:9812"),
                         help="trading exporter (env TRADEWATCH_TRADING_URL)")
     parser.add_argument("--model-url", default=env("TRADEWATCH_MODEL_URL", "http://127.0.0.1:9813"),
@@ -65,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="write trading.jsonl and model.jsonl here instead of sending over HTTP")
     parser.add_argument("--stdout", action="store_true",
                         help="print events as NDJSON instead of sending them")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
+                        help="log level (default info)")
     parser.set_defaults(func=run)
 
 
