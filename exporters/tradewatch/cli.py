@@ -78,7 +78,11 @@ def exporter_command(
             print(json.dumps(loaded.public(), indent=2, default=str))
             return 0
         config = bootstrap(name, settings(), args.config, overrides)
-        exporter = build(config)
+        try:
+            exporter = build(config)
+        except cfg.ConfigError as exc:  # found while building (the journal directory, a token file)
+            print(f"tradewatch {name}: {exc}", file=sys.stderr)
+            return 2
         return exporter.run()
 
     parser.set_defaults(func=run)

@@ -31,6 +31,9 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"invalid configuration: {problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"invalid configuration ({len(problems)} problem(s)):\n{lines}")
 

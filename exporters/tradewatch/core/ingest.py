@@ -55,7 +55,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from tradewatch.core import config as cfg
 from tradewatch.core.http import HTTPError, Request, Response
-from tradewatch.core.journal import FSYNC_POLICIES, Journal
+from tradewatch.core.journal import FSYNC_POLICIES, Journal, JournalError
 from tradewatch.core.logging import get_logger
 from tradewatch.core.validate import Invalid
 
@@ -682,10 +682,19 @@ def read_token(config: Any) -> str:
 def ingestor_from_config(config: Any, validate: Callable[[Any], dict[str, Any]], fold: Fold, *,
                          errors: Any = None) -> EventIngestor:
     """An ingestor on the configured journal, already replayed (call before serving)."""
-    journal = Journal(config["journal.path"], fsync=config["journal.fsync"],
-                      interval=config["journal.fsync_interval"])
+    path = config["journal.path"]
+    journal = Journal(path, fsync=config["journal.fsync"], interval=config["journal.fsync_interval"])
     ingestor = EventIngestor(journal, validate, fold, errors=errors,
                              dedupe_window=config["ingest.dedupe_window"],
                              snapshot_every=config["journal.snapshot_every"])
-    ingestor.start()
+    try:
+        ingestor.start()
+    except JournalError as exc:
+        raise cfg.ConfigError([f"journal.path: {exc}"]) from None
+    except OSError as exc:  # read-only file system, permissions, a file where the directory should be
+        where = exc.filename or path
+        raise cfg.ConfigError([
+            f"journal.path: cannot write the journal at {where} ({exc.strerror or exc}); make {path} "
+            f"writable for this user (uid {os.getuid()}) or point journal.path "
+            f"({cfg.env_name('journal.path')}) at a writable directory"]) from None
     return ingestor
