@@ -66,3 +66,94 @@ def test_dev_runs_in_the_foreground_and_ctrl_c_stops_everything(tmp_path):
             os.kill(proc.pid, signal.SIGKILL)
     time.sleep(0.5)
     assert _children_of(workdir) == [], "children left running after Ctrl-C"
+
+
+def _start_dev(workdir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "tradewatch", "dev", "--random-ports", "--test-mode",
+                             "--workdir", str(workdir), *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Work dir" in line:
+            break
+    return proc, "".join(lines)
+
+
+def _read_until(proc: subprocess.Popen, needle: str, timeout: float) -> str:
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    out, deadline = "", time.monotonic() + timeout
+    while needle not in out and time.monotonic() < deadline:
+        if sel.select(timeout=0.5):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            out += line
+    return out
+
+
+def _url(out: str, name: str) -> str:
+    import re
+
+    return re.search(rf"^\s+{re.escape(name)}\s+(http://\S+)", out, re.M).group(1)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+
+
+def test_dead_simulator_is_reported_runbooks_resolve_and_fresh_start_is_said(tmp_path):
+    """A simulator that dies at start (here: an invalid TRADEWATCH_SIM_SEED) is reported by `tradewatch dev`
+    and by the doctor; the runbook link of every alert resolves on the stack's own page; a second run
+    says it continues from the first one's state, and --fresh says what it removed."""
+    import json
+
+    import requests
+
+    require_binary("prometheus")
+    require_binary("prometheus-alertmanager")
+    workdir = tmp_path / "dev"
+    proc, out = _start_dev(workdir, "--scenario", "normal", env={"TRADEWATCH_SIM_SEED": "not-a-number"})
+    try:
+        assert "First start in" in out and "dev stack is up" in out, out
+        out += _read_until(proc, "simulator exited", 30)
+        assert "the simulator exited with status 1" in out, out
+        prometheus, slack = _url(out, "Prometheus"), _url(out, "Slack stand-in")
+        assert json.loads((workdir / "stack.json").read_text())["prometheus_url"] == prometheus
+
+        rules = requests.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        links = {r["annotations"]["runbook_url"] for g in rules for r in g["rules"] if r["type"] == "alerting"}
+        assert len(links) >= 30 and all(link.startswith(f"{slack}/docs/runbooks/") for link in links), links
+        for link in sorted(links):
+            assert requests.get(link, timeout=5).status_code == 200, link
+        assert requests.get(slack, timeout=5).status_code == 200
+
+        argv = [sys.executable, "-m", "tradewatch", "doctor", "--json", "--dev-workdir", str(workdir),
+                "--prometheus-url", prometheus, "--alertmanager-url", _url(out, "Alertmanager"),
+                *[a for e in ("system", "trading", "model")
+                  for a in (f"--{e}-exporter-url", _url(out, f"{e}-exporter"))]]
+        report = json.loads(subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout)
+        sim = {(c["component"], c["name"]): c for c in report["checks"]}[("simulator", "running")]
+        assert sim["status"] == "fail" and "not running" in sim["summary"], sim
+    finally:
+        _stop(proc)
+    assert not (workdir / "stack.json").exists()
+
+    proc, out = _start_dev(workdir, "--scenario", "none")
+    _stop(proc)
+    assert "Continuing from the earlier run's state" in out and "make dev-clean" in out, out
+    proc, out = _start_dev(workdir, "--scenario", "none", "--fresh")
+    _stop(proc)
+    assert "Fresh start: removed" in out and "prometheus" in out, out
