@@ -3,6 +3,10 @@
 Every family is built fresh at scrape time from the fold, counters and histograms included, so
 after a restart they come back exactly as replay (or the snapshot) rebuilt them. Only the "age"
 gauges read the wall clock (``clock``, injected so tests pin it).
+
+Counters exist from 0 as soon as their labels are known (``zeros``): every reason, status, action
+or outcome of a fixed vocabulary next to a symbol, strategy, venue or service already seen, so that
+``increase()`` sees the first event of each (a series born at 1 has no earlier sample to rise from).
 """
 
 from __future__ import annotations
@@ -17,15 +21,21 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from tradewatch.trading.events import BREAKER_STATES, HEARTBEAT_STATUSES
-from tradewatch.trading.state import DEFAULT, Hist, TradingState
+from tradewatch.trading.events import (
+    BREAKER_STATES,
+    EXIT_REASONS,
+    HEARTBEAT_STATUSES,
+    KILL_REASONS,
+    ORDER_STATUSES,
+    REJECT_REASONS,
+    SIGNAL_ACTIONS,
+)
+from tradewatch.trading.state import DEFAULT, LATE_TYPES, Hist, TradingState
 
 P = "tradewatch_trading_"
 
 
-def _gauge(
-    name: str, doc: str, labels: list[str], rows: Iterable[tuple[Any, float | None]]
-) -> GaugeMetricFamily:
+def _gauge(name: str, doc: str, labels: list[str], rows: Iterable[tuple[Any, float | None]]) -> GaugeMetricFamily:
     g = GaugeMetricFamily(name, doc, labels=labels)
     for key, value in rows:
         if value is None:
@@ -34,11 +44,22 @@ def _gauge(
     return g
 
 
-def _counter(name: str, doc: str, labels: list[str], rows: dict[Any, float]) -> CounterMetricFamily:
+def _counter(
+    name: str, doc: str, labels: list[str], rows: dict[Any, float], zeros: Iterable[Any] = ()
+) -> CounterMetricFamily:
+    """A counter family; ``zeros`` are label keys exported as 0 until they count something."""
     c = CounterMetricFamily(name, doc, labels=labels)
-    for key, value in sorted(rows.items()):
+    merged = dict.fromkeys(zeros, 0)
+    merged.update(rows)
+    for key, value in sorted(merged.items()):
         c.add_metric(list(key) if isinstance(key, tuple) else [key], value)
     return c
+
+
+def _cross(keys: Iterable[Any], values: Iterable[str]) -> list[tuple[Any, ...]]:
+    """Every known key (a label value or a tuple of them) with every value of a fixed vocabulary."""
+    values = tuple(values)
+    return [(*(k if isinstance(k, tuple) else (k,)), v) for k in keys for v in values]
 
 
 def _histogram(name: str, doc: str, labels: list[str], rows: dict[Any, Hist]) -> HistogramMetricFamily:
@@ -70,30 +91,43 @@ class TradingStateCollector:
 
     def _collect(self, s: TradingState, now: float) -> list[Metric]:
         c = s.config
+        strategies = sorted({*s.strategies.known, *(k[0] for k in s.orders)})
+        venues = sorted({*s.venues.known, *(k[0] for k in s.rejections)})
         out: list[Metric] = [
             _counter(
                 P + "orders",
                 "Order lifecycle events by status.",
                 ["strategy", "symbol", "side", "order_type", "status"],
                 s.orders,
+                _cross({k[:4] for k in s.orders}, ORDER_STATUSES),
             ),
             _counter(
                 P + "order_rejections",
                 "Rejected orders by bounded reason code.",
                 ["venue", "reason"],
                 s.rejections,
+                _cross(venues, REJECT_REASONS),
             ),
             _counter(
                 P + "order_submitted_quantity",
                 "Quantity of orders that reached a terminal state.",
                 ["strategy"],
                 s.submitted_qty,
+                {k[0] for k in s.orders},
             ),
             _counter(
                 P + "order_filled_quantity",
                 "Filled quantity of orders that reached a terminal state.",
                 ["strategy"],
                 s.filled_qty,
+                {k[0] for k in s.orders},
+            ),
+            _counter(
+                P + "order_terminal_notional",
+                "Notional (quantity x reference price) of orders that reached a terminal state, "
+                "by outcome: the filled and the unfilled part.",
+                ["strategy", "venue", "outcome"],
+                s.terminal_notional,
             ),
             _gauge(
                 P + "fill_ratio",
@@ -132,11 +166,18 @@ class TradingStateCollector:
                 sorted(s.realized.items()),
             ),
         ]
-        out += self._trade_stats(s)
+        out += self._trade_stats(s, strategies)
         out += self._portfolio(s)
         out += self._accounts(s)
+        symbols = sorted({*s.symbols.known, *s.volatility_breaches})
         out += [
-            _counter(P + "signals", "Signals by action.", ["strategy", "action"], s.signals),
+            _counter(
+                P + "signals",
+                "Signals by action.",
+                ["strategy", "action"],
+                s.signals,
+                _cross(strategies, SIGNAL_ACTIONS),
+            ),
             _histogram(P + "signal_confidence", "Signal confidence.", ["strategy"], s.signal_confidence),
             _histogram(
                 P + "decision_latency_seconds",
@@ -159,6 +200,7 @@ class TradingStateCollector:
                 "Transitions into each breaker state.",
                 ["service", "state"],
                 s.breaker_transitions,
+                _cross(s.breaker_state, BREAKER_STATES),
             ),
             _gauge(
                 P + "kill_switch_active",
@@ -171,10 +213,22 @@ class TradingStateCollector:
                 "Kill switch activations by reason.",
                 ["reason"],
                 s.kill_switch_activations,
+                KILL_REASONS,
             ),
             _gauge(P + "risk_score", "Latest risk score by type.", ["type"], sorted(s.risk_scores.items())),
             _counter(
-                P + "volatility_breaches", "Volatility limit breaches.", ["symbol"], s.volatility_breaches
+                P + "volatility_breaches",
+                "Volatility limit breaches.",
+                ["symbol"],
+                s.volatility_breaches,
+                symbols,
+            ),
+            _counter(
+                P + "late_events",
+                "Events older than the state they would set (same account, symbol, key); not folded as the latest.",
+                ["type"],
+                s.late,
+                LATE_TYPES,
             ),
             _gauge(
                 P + "position_limit_usage_ratio",
@@ -197,11 +251,7 @@ class TradingStateCollector:
                 "tradewatch_heartbeat_status",
                 "1 for the component's last reported status.",
                 ["component", "status"],
-                (
-                    ((k, st), float(st == v[1]))
-                    for k, v in sorted(s.heartbeats.items())
-                    for st in HEARTBEAT_STATUSES
-                ),
+                (((k, st), float(st == v[1])) for k, v in sorted(s.heartbeats.items()) for st in HEARTBEAT_STATUSES),
             )
         )
         out.append(
@@ -214,7 +264,7 @@ class TradingStateCollector:
         )
         return out
 
-    def _trade_stats(self, s: TradingState) -> list[Metric]:
+    def _trade_stats(self, s: TradingState, strategies: list[str]) -> list[Metric]:
         win, pf, exp, hold = [], [], [], []
         for strategy, (n, wins, gains, losses, holding) in sorted(s.trade_stats.items()):
             w = wins / n
@@ -227,7 +277,11 @@ class TradingStateCollector:
             hold.append((strategy, holding / n))
         return [
             _counter(
-                P + "trades_closed", "Closed trades by exit reason.", ["strategy", "exit_reason"], s.trades
+                P + "trades_closed",
+                "Closed trades by exit reason.",
+                ["strategy", "exit_reason"],
+                s.trades,
+                _cross(strategies, EXIT_REASONS),
             ),
             _gauge(
                 P + "win_rate_ratio",
@@ -235,13 +289,9 @@ class TradingStateCollector:
                 ["strategy"],
                 win,
             ),
-            _gauge(
-                P + "profit_factor", "Gross gains / abs(gross losses) of closed trades.", ["strategy"], pf
-            ),
+            _gauge(P + "profit_factor", "Gross gains / abs(gross losses) of closed trades.", ["strategy"], pf),
             _gauge(P + "expectancy", "W x avg_win - (1 - W) x avg_loss per closed trade.", ["strategy"], exp),
-            _gauge(
-                P + "average_holding_time_seconds", "Mean holding time of closed trades.", ["strategy"], hold
-            ),
+            _gauge(P + "average_holding_time_seconds", "Mean holding time of closed trades.", ["strategy"], hold),
         ]
 
     def _portfolio(self, s: TradingState) -> list[Metric]:
@@ -312,6 +362,12 @@ class TradingStateCollector:
         return [
             _gauge(P + "equity", "Latest equity.", ["account"], ((k, a.equity) for k, a in accounts)),
             _gauge(
+                P + "portfolio_snapshot_timestamp_seconds",
+                "Event time (ts) of the latest portfolio snapshot folded.",
+                ["account"],
+                ((k, a.ts) for k, a in accounts),
+            ),
+            _gauge(
                 P + "daily_pnl",
                 "Equity minus equity at the start of the trading session.",
                 ["account"],
@@ -367,7 +423,7 @@ class TradingStateCollector:
             _counter("tradewatch_market_data_ticks", "Ticks or bars received.", ["symbol"], s.ticks),
             _gauge(
                 "tradewatch_market_data_last_tick_timestamp_seconds",
-                "Exchange timestamp of the latest tick.",
+                "Exchange timestamp of the latest tick (confirmed: never a single outlier ahead).",
                 ["symbol"],
                 ((k, v[0]) for k, v in last),
             ),
@@ -382,6 +438,15 @@ class TradingStateCollector:
                 "Consecutive ticks further apart than market_data.gap_seconds.",
                 ["symbol"],
                 s.gaps,
+                s.ticks,
+            ),
+            _counter(
+                "tradewatch_market_data_clock_outliers",
+                "Ticks more than market_data.gap_seconds ahead of the feed clock that the next tick "
+                "contradicted; they never moved the clock.",
+                ["symbol"],
+                s.outliers,
+                s.ticks,
             ),
             _gauge(
                 "tradewatch_market_data_stale_threshold_seconds",

@@ -7,6 +7,12 @@ JSON exactly (floats keep their shortest repr). Event timestamps (``ts``, ``exch
 sessions, latencies, returns and gaps, so a time-accelerated simulator works; only ``received_at``
 (ingest wall-clock time) is kept for the "age" gauges computed at scrape time.
 
+"The latest" follows event time: a snapshot, score, status or state older than the one already
+folded for its key (account, symbol, risk type, component, breaker, the kill switch) is late: it is
+counted in ``late`` by event type and never overwrites newer state, drawdown or returns (switch-like
+states are placed in their :class:`~tradewatch.trading.eventtime.Timeline`). Feed clocks ignore late
+ticks and hold a jump ahead until the next tick confirms it (see ``eventtime``).
+
 Everything is bounded: label values go through :class:`LabelCap` (``__overflow__`` past the
 limit), open orders are an insertion-ordered map that forgets the oldest, per-symbol maps stop
 tracking new symbols past ``max_tracked_symbols``, rolling windows are deques.
@@ -29,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tradewatch.trading.eventtime import LATE, Timeline, advance_feed_clock
 from tradewatch.trading.settings import TradingConfig, clock_time
 
 OVERFLOW = "__overflow__"
@@ -38,6 +45,17 @@ UNKNOWN = "unknown"  # order attributes of an order we never saw submitted
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SLIPPAGE_BUCKETS = (-50.0, -20.0, -10.0, -5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# Event types that set "latest" state, so can arrive late (the `type` label of the late counter).
+LATE_TYPES = (
+    "circuit_breaker",
+    "heartbeat",
+    "kill_switch",
+    "market_data",
+    "portfolio_snapshot",
+    "position_limit",
+    "position_snapshot",
+    "risk_score",
+)
 
 
 class LabelCap:
@@ -88,8 +106,20 @@ def _hist(d: dict[Any, Hist], key: Any, bounds: tuple[float, ...], value: float)
 class Account:
     """Equity path of one account: high-water mark, drawdown, session start, period returns."""
 
-    __slots__ = ("cash", "equity", "hwm", "last_period", "margin_used", "max_dd", "period_close",
-                 "prev_close", "returns", "session", "session_start")
+    __slots__ = (
+        "cash",
+        "equity",
+        "hwm",
+        "last_period",
+        "margin_used",
+        "max_dd",
+        "period_close",
+        "prev_close",
+        "returns",
+        "session",
+        "session_start",
+        "ts",
+    )
 
     def __init__(self, window: int):
         self.equity = 0.0
@@ -103,21 +133,45 @@ class Account:
         self.period_close = 0.0  # latest equity in the current period
         self.prev_close = None  # closing equity of the previous period
         self.returns: deque[float] = deque(maxlen=window)
+        self.ts: float | None = None  # event time of the latest snapshot folded
 
     @property
     def drawdown(self) -> float:
         return 1.0 - self.equity / self.hwm if self.hwm > 0 else 0.0
 
     def to_list(self) -> list[Any]:
-        return [self.equity, self.cash, self.margin_used, self.hwm if self.hwm > -math.inf else None,
-                self.max_dd, self.session, self.session_start, self.last_period, self.period_close,
-                self.prev_close, list(self.returns)]
+        return [
+            self.equity,
+            self.cash,
+            self.margin_used,
+            self.hwm if self.hwm > -math.inf else None,
+            self.max_dd,
+            self.session,
+            self.session_start,
+            self.last_period,
+            self.period_close,
+            self.prev_close,
+            list(self.returns),
+            self.ts,
+        ]
 
     @classmethod
     def from_list(cls, data: list[Any], window: int) -> Account:
         a = cls(window)
-        (a.equity, a.cash, a.margin_used, hwm, a.max_dd, a.session, a.session_start, a.last_period,
-         a.period_close, a.prev_close, returns) = data
+        (
+            a.equity,
+            a.cash,
+            a.margin_used,
+            hwm,
+            a.max_dd,
+            a.session,
+            a.session_start,
+            a.last_period,
+            a.period_close,
+            a.prev_close,
+            returns,
+        ) = data[:11]
+        a.ts = data[11] if len(data) > 11 else None  # snapshots before event-time ordering: unknown
         a.hwm = -math.inf if hwm is None else hwm
         a.returns.extend(returns)
         return a
@@ -150,6 +204,9 @@ class TradingState:
         self.submitted_qty: dict[str, float] = {}
         self.filled_qty: dict[str, float] = {}
         self.fill_window: dict[str, deque[tuple[float, float]]] = {}  # strategy -> (qty, filled)
+        # (strategy, venue, filled | unfilled) -> notional at the reference price of terminal orders;
+        # both outcomes exist from 0 once an order of the pair is submitted (windowed fill ratios).
+        self.terminal_notional: dict[tuple[str, str, str], float] = {}
         self.ack_latency: dict[str, Hist] = {}
         self.fill_latency: dict[str, Hist] = {}
         self.slippage: dict[tuple[str, str], Hist] = {}
@@ -161,23 +218,31 @@ class TradingState:
 
         self.account_state: dict[str, Account] = {}
         self.positions: dict[str, list[float]] = {}  # symbol -> [quantity, avg_price, mark_price]
+        self.position_ts: dict[str, float] = {}  # symbol -> ts of the latest position snapshot
         self.position_limit_usage: dict[str, float] = {}
+        self.limit_ts: dict[str, float] = {}  # symbol label -> ts of the latest usage
 
         self.signals: dict[tuple[str, str], int] = {}
         self.signal_confidence: dict[str, Hist] = {}
         self.decision_latency: dict[str, Hist] = {}
-        self.breaker_state: dict[str, str] = {}
+        self.breaker_state: dict[str, str] = {}  # service -> state of the newest event (from breakers)
+        self.breakers: dict[str, Timeline] = {}
         self.breaker_transitions: dict[tuple[str, str], int] = {}
-        self.kill_switch_active = False
+        self.kill_switch_active = False  # the newest kill_switch event's (from kill_switch)
+        self.kill_switch = Timeline(False)
         self.kill_switch_activations: dict[str, int] = {}
         self.risk_scores: dict[str, float] = {}
+        self.risk_ts: dict[str, float] = {}
         self.volatility_breaches: dict[str, int] = {}
 
         self.ticks: dict[str, int] = {}
         self.gaps: dict[str, int] = {}
         self.last_tick: dict[str, list[float]] = {}  # symbol label -> [exchange ts, received_at]
-        self.feed_clock: dict[str, float] = {}  # real symbol -> latest exchange ts (gap detection)
-        self.heartbeats: dict[str, list[Any]] = {}  # component -> [received_at, status]
+        # real symbol -> [confirmed exchange ts or None, held jump or None] (eventtime.advance_feed_clock)
+        self.feed_clock: dict[str, list[Any]] = {}
+        self.outliers: dict[str, int] = {}  # symbol label -> ticks dropped as clock outliers
+        self.heartbeats: dict[str, list[Any]] = {}  # component -> [received_at, status, ts]
+        self.late: dict[str, int] = {}  # event type -> events older than the state they would set
 
         self._handlers = {
             "order_submitted": self._order_submitted,
@@ -210,8 +275,18 @@ class TradingState:
         strategy = self.strategies(e.get("strategy", DEFAULT))
         symbol = self.symbols(e["symbol"])
         venue = self.venues(e.get("venue", DEFAULT))
-        order = [e["ts"], strategy, symbol, e["side"], e["order_type"], venue, e["quantity"], 0.0,
-                 e["reference_price"], False]
+        order = [
+            e["ts"],
+            strategy,
+            symbol,
+            e["side"],
+            e["order_type"],
+            venue,
+            e["quantity"],
+            0.0,
+            e["reference_price"],
+            False,
+        ]
         orders = self.open_orders
         oid = e["order_id"]
         if oid in orders:
@@ -221,15 +296,27 @@ class TradingState:
             orders.popitem(last=False)
             self.orders_evicted += 1
         _inc(self.orders, (strategy, symbol, order[3], order[4], "submitted"))
+        notional = self.terminal_notional
+        if (strategy, venue, "filled") not in notional:
+            notional[(strategy, venue, "filled")] = notional[(strategy, venue, "unfilled")] = 0.0
 
     def _order_of(self, e: dict[str, Any]) -> list[Any]:
         order = self.open_orders.get(e["order_id"])
         if order is not None:
             return order
         # Never saw the submission (evicted, or sent before the exporter existed): use what it carries.
-        return [None, self.strategies(e.get("strategy", DEFAULT)),
-                self.symbols(e["symbol"]) if "symbol" in e else UNKNOWN, e.get("side", UNKNOWN),
-                e.get("order_type", UNKNOWN), self.venues(e.get("venue", DEFAULT)), 0.0, 0.0, None, True]
+        return [
+            None,
+            self.strategies(e.get("strategy", DEFAULT)),
+            self.symbols(e["symbol"]) if "symbol" in e else UNKNOWN,
+            e.get("side", UNKNOWN),
+            e.get("order_type", UNKNOWN),
+            self.venues(e.get("venue", DEFAULT)),
+            0.0,
+            0.0,
+            None,
+            True,
+        ]
 
     def _count(self, order: list[Any], status: str) -> None:
         _inc(self.orders, (order[1], order[2], order[3], order[4], status))
@@ -284,6 +371,8 @@ class TradingState:
         # coins, contracts) do not add up, their notionals do.
         ref = order[8] if order[8] and order[8] > 0 else 1.0
         window.append((qty * ref, filled * ref))
+        _inc(self.terminal_notional, (strategy, order[5], "filled"), filled * ref)
+        _inc(self.terminal_notional, (strategy, order[5], "unfilled"), (qty - filled) * ref)
 
     def fill_ratio(self, strategy: str) -> float | None:
         window = self.fill_window.get(strategy)
@@ -311,8 +400,25 @@ class TradingState:
             stats[3] -= net
         stats[4] += e["holding_seconds"]
 
+    def _late_event(self, e: dict[str, Any]) -> None:
+        _inc(self.late, e["type"])
+
+    def _newest(self, stamps: dict[str, float], key: str, ts: float, cap: int | None = None) -> bool:
+        """Record ``ts`` for ``key`` unless an event newer than it was folded already (False: late)."""
+        last = stamps.get(key)
+        if last is not None:
+            if ts < last:
+                return False
+            stamps[key] = ts
+        elif cap is None or len(stamps) < cap:
+            stamps[key] = ts
+        return True
+
     def _position_snapshot(self, e: dict[str, Any]) -> None:
         symbol = e["symbol"]
+        if not self._newest(self.position_ts, symbol, e["ts"], self.config.max_tracked_symbols):
+            self._late_event(e)
+            return
         qty = e["quantity"]
         positions = self.positions
         if qty == 0:
@@ -321,7 +427,9 @@ class TradingState:
             positions[symbol] = [qty, e["avg_price"], e["mark_price"]]
         limit = e.get("limit")
         if limit:
-            self.position_limit_usage[self.symbols(symbol)] = abs(qty) / limit
+            label = self.symbols(symbol)
+            if self._newest(self.limit_ts, label, e["ts"]):
+                self.position_limit_usage[label] = abs(qty) / limit
 
     def session_of(self, ts: float) -> int:
         """Key (proleptic ordinal of the session's date) of the trading session containing ``ts``."""
@@ -342,8 +450,14 @@ class TradingState:
         acct = self.account_state.get(name)
         if acct is None:
             acct = self.account_state[name] = Account(self.config.sharpe_window)
-        equity = e["equity"]
         ts = e["ts"]
+        if acct.ts is not None and ts < acct.ts:
+            # Late: its place in the equity path is past; folding it as the latest would fake a
+            # drawdown, a session start and a return. Counted, not folded.
+            self._late_event(e)
+            return
+        acct.ts = ts
+        equity = e["equity"]
         session = self.session_of(ts)
         if acct.session is None:
             acct.session_start = equity
@@ -386,67 +500,115 @@ class TradingState:
 
     def _circuit_breaker(self, e: dict[str, Any]) -> None:
         service = self.services(e["service"])
-        state = e["state"]
-        if self.breaker_state.get(service, "closed") != state:
+        timeline = self.breakers.get(service)
+        if timeline is None:
+            timeline = self.breakers[service] = Timeline("closed")  # breakers start closed
+        if timeline.is_late(e["ts"]):
+            self._late_event(e)
+        for state, _ in timeline.add(e["ts"], e["state"]) or ():
             _inc(self.breaker_transitions, (service, state))
-        self.breaker_state[service] = state
+        self.breaker_state[service] = timeline.value
 
     def _kill_switch(self, e: dict[str, Any]) -> None:
-        active = e["active"]
-        if active and not self.kill_switch_active:
-            _inc(self.kill_switch_activations, e.get("reason", "other"))
-        self.kill_switch_active = active
+        # In event time: a late activation that was released before it arrived is still counted.
+        timeline = self.kill_switch
+        if timeline.is_late(e["ts"]):
+            self._late_event(e)
+        for active, reason in timeline.add(e["ts"], e["active"], e.get("reason", "other")) or ():
+            if active:
+                _inc(self.kill_switch_activations, reason)
+        self.kill_switch_active = timeline.value
 
     def _risk_score(self, e: dict[str, Any]) -> None:
-        self.risk_scores[self.risk_types(e["risk_type"])] = e["score"]
+        label = self.risk_types(e["risk_type"])
+        if self._newest(self.risk_ts, label, e["ts"]):
+            self.risk_scores[label] = e["score"]
+        else:
+            self._late_event(e)
 
     def _volatility_breach(self, e: dict[str, Any]) -> None:
         _inc(self.volatility_breaches, self.symbols(e["symbol"]))
 
     def _position_limit(self, e: dict[str, Any]) -> None:
-        self.position_limit_usage[self.symbols(e["symbol"])] = e["usage_ratio"]
+        label = self.symbols(e["symbol"])
+        if self._newest(self.limit_ts, label, e["ts"]):
+            self.position_limit_usage[label] = e["usage_ratio"]
+        else:
+            self._late_event(e)
 
     def _market_data(self, e: dict[str, Any]) -> None:
         symbol = e["symbol"]
         label = self.symbols(symbol)
         exchange_ts = e["exchange_ts"]
         self.ticks[label] = self.ticks.get(label, 0) + 1
-        clock = self.feed_clock
-        previous = clock.get(symbol)
-        if previous is None:
-            if len(clock) < self.config.max_tracked_symbols:
-                clock[symbol] = exchange_ts
+        clock = self.feed_clock.get(symbol)
+        if clock is None and len(self.feed_clock) < self.config.max_tracked_symbols:
+            clock = self.feed_clock[symbol] = [None, None]
+        if clock is None:  # untracked symbol (past limits.max_tracked_symbols): no gap or outlier logic
+            outcome, confirmed = "in_order", exchange_ts
         else:
-            if exchange_ts - previous > self.config.gap_seconds:
-                self.gaps[label] = self.gaps.get(label, 0) + 1
-            if exchange_ts > previous:
-                clock[symbol] = exchange_ts
+            outcome, gap, outlier = advance_feed_clock(clock, exchange_ts, self.config.gap_seconds)
+            if gap:
+                _inc(self.gaps, label)
+            if outlier:
+                _inc(self.outliers, label)
+            confirmed = clock[0]
+        if outcome == LATE:
+            self._late_event(e)
         last = self.last_tick.get(label)
         if last is None:
-            self.last_tick[label] = [exchange_ts, e.get("received_at", 0.0)]
-        else:
-            if exchange_ts > last[0]:
-                last[0] = exchange_ts
+            last = self.last_tick[label] = [None, 0.0]
+        if confirmed is not None and (last[0] is None or confirmed > last[0]):
+            last[0] = confirmed
+        if outcome != LATE:  # a late tick is not fresh data
             last[1] = e.get("received_at", 0.0)
 
     def _heartbeat(self, e: dict[str, Any]) -> None:
-        self.heartbeats[self.components(e["component"])] = [e.get("received_at", 0.0), e["status"]]
+        label = self.components(e["component"])
+        seen = self.heartbeats.get(label)
+        if seen is not None and len(seen) > 2 and e["ts"] < seen[2]:
+            self._late_event(e)  # an old heartbeat says nothing about now, nor about the status
+            return
+        self.heartbeats[label] = [e.get("received_at", 0.0), e["status"], e["ts"]]
 
     # ------------------------------------------------------------------ snapshot
-    _CAPS = ("symbols", "strategies", "accounts", "venues", "providers", "services", "components",
-             "risk_types")
-    _PLAIN = ("open_orders", "orders_evicted", "submitted_qty", "filled_qty", "realized", "trade_stats",
-              "positions", "position_limit_usage", "breaker_state", "kill_switch_active",
-              "kill_switch_activations", "risk_scores", "volatility_breaches", "ticks", "gaps", "last_tick",
-              "feed_clock", "heartbeats")
-    _TUPLE_KEYED = ("orders", "rejections", "trades", "signals", "breaker_transitions")
-    _HISTS = {"ack_latency": LATENCY_BUCKETS, "fill_latency": LATENCY_BUCKETS, "signal_confidence":
-              CONFIDENCE_BUCKETS, "decision_latency": LATENCY_BUCKETS}
+    _CAPS = ("symbols", "strategies", "accounts", "venues", "providers", "services", "components", "risk_types")
+    _PLAIN = (
+        "open_orders",
+        "orders_evicted",
+        "submitted_qty",
+        "filled_qty",
+        "realized",
+        "trade_stats",
+        "positions",
+        "position_limit_usage",
+        "breaker_state",
+        "kill_switch_active",
+        "kill_switch_activations",
+        "risk_scores",
+        "volatility_breaches",
+        "ticks",
+        "gaps",
+        "last_tick",
+        "feed_clock",
+        "heartbeats",
+    )
+    # Added later: absent from older snapshots, which load with these empty.
+    _PLAIN_SINCE_EVENT_TIME = ("position_ts", "limit_ts", "risk_ts", "outliers", "late")
+    _TUPLE_KEYED = ("orders", "rejections", "trades", "signals", "breaker_transitions", "terminal_notional")
+    _HISTS = {
+        "ack_latency": LATENCY_BUCKETS,
+        "fill_latency": LATENCY_BUCKETS,
+        "signal_confidence": CONFIDENCE_BUCKETS,
+        "decision_latency": LATENCY_BUCKETS,
+    }
 
     def to_snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: list(getattr(self, name).known) for name in self._CAPS}
-        for name in self._PLAIN:
+        for name in (*self._PLAIN, *self._PLAIN_SINCE_EVENT_TIME):
             out[name] = getattr(self, name)
+        out["breakers"] = {k: t.dump() for k, t in self.breakers.items()}
+        out["kill_switch"] = self.kill_switch.dump()
         for name in self._TUPLE_KEYED:
             out[name] = [[*k, v] for k, v in getattr(self, name).items()]
         for name in self._HISTS:
@@ -461,20 +623,37 @@ class TradingState:
             setattr(self, name, LabelCap(getattr(self, name).limit, data[name]))
         for name in self._PLAIN:
             setattr(self, name, data[name])
+        for name in self._PLAIN_SINCE_EVENT_TIME:
+            setattr(self, name, data.get(name, {}))
         self.open_orders = OrderedDict(self.open_orders)
         for name in self._TUPLE_KEYED:
-            setattr(self, name, {tuple(row[:-1]): row[-1] for row in data[name]})
+            setattr(self, name, {tuple(row[:-1]): row[-1] for row in data.get(name, [])})
+        self._load_timelines(data)
         for name, bounds in self._HISTS.items():
             setattr(self, name, {k: Hist(bounds, c, s) for k, (c, s) in data[name].items()})
         self.slippage = {(v, side): Hist(SLIPPAGE_BUCKETS, c, s) for v, side, c, s in data["slippage"]}
-        self.fill_window = {k: deque(((q, f) for q, f in rows), maxlen=self.config.fill_window)
-                            for k, rows in data["fill_window"].items()}
-        self.account_state = {k: Account.from_list(v, self.config.sharpe_window)
-                              for k, v in data["accounts_state"].items()}
+        self.fill_window = {
+            k: deque(((q, f) for q, f in rows), maxlen=self.config.fill_window)
+            for k, rows in data["fill_window"].items()
+        }
+        self.account_state = {
+            k: Account.from_list(v, self.config.sharpe_window) for k, v in data["accounts_state"].items()
+        }
+
+    def _load_timelines(self, data: dict[str, Any]) -> None:
+        """Timelines and feed clocks; a snapshot from before them carries only the current states."""
+        if "kill_switch" in data:
+            self.kill_switch = Timeline.load(False, data["kill_switch"])
+            self.breakers = {k: Timeline.load("closed", v) for k, v in data["breakers"].items()}
+        else:  # the state is known, its time is not: a later event of any time follows it
+            self.kill_switch = Timeline(False, floor=[-1e300, self.kill_switch_active])
+            self.breakers = {k: Timeline("closed", floor=[-1e300, v]) for k, v in self.breaker_state.items()}
+        self.feed_clock = {k: (v if isinstance(v, list) else [v, None]) for k, v in self.feed_clock.items()}
 
 
-def sharpe_sortino(returns: list[float], periods_per_year: float, risk_free_rate: float = 0.0
-                   ) -> tuple[float | None, float | None]:
+def sharpe_sortino(
+    returns: list[float], periods_per_year: float, risk_free_rate: float = 0.0
+) -> tuple[float | None, float | None]:
     """Annualised Sharpe and Sortino of per-period returns (see the module docstring)."""
     import numpy as np
 
