@@ -3,7 +3,9 @@
 The counters and histograms here are state of the event fold (:mod:`tradewatch.model.state`), not
 long-lived prometheus_client objects, so that a journal replay or snapshot restores them exactly;
 they are exposed as Counter/Histogram families built at scrape time. Values that do not exist yet
-(no outcomes, no drift run) are left out rather than exposed as NaN.
+(no outcomes, no drift run) are left out rather than exposed as NaN. Counters exist from 0 once their
+labels are known (every class a model predicted, for each of its versions; every call status of a
+provider/model pair), so ``increase()`` sees the first event.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from tradewatch.model.buffers import Histogram
 from tradewatch.model.drift import DriftEngine
+from tradewatch.model.events import AI_STATUSES
 from tradewatch.model.state import NUMERIC, ModelState, performance
 
 
@@ -34,30 +37,49 @@ class PredictionsCollector:
         self.state = state
 
     def collect(self) -> Iterable[Metric]:
-        info = GaugeMetricFamily("tradewatch_model_info", "Always 1 for each model version seen.",
-                                 labels=["model", "version"])
-        predictions = CounterMetricFamily("tradewatch_model_predictions", "Predictions by model, version and "
-                                          "predicted class (value for regressors).",
-                                          labels=["model", "version", "predicted_class"])
-        latency = HistogramMetricFamily("tradewatch_model_inference_latency_seconds", "Inference latency.",
-                                        labels=["model"])
-        confidence = HistogramMetricFamily("tradewatch_model_confidence", "Prediction confidence (0..1).",
-                                           labels=["model"])
-        last = GaugeMetricFamily("tradewatch_model_last_prediction_timestamp_seconds",
-                                 "Event time of the latest prediction.", labels=["model"])
-        lag = HistogramMetricFamily("tradewatch_model_outcome_lag_seconds",
-                                    "Prediction to outcome, event time.", labels=["model"])
-        pending = GaugeMetricFamily("tradewatch_model_pending_predictions",
-                                    "Predictions awaiting an outcome.", labels=["model"])
-        expired = CounterMetricFamily("tradewatch_model_expired_predictions", "Pending predictions dropped "
-                                      "(TTL or cap) before an outcome arrived.", labels=["model"])
-        unknown = CounterMetricFamily("tradewatch_model_unknown_outcomes", "Outcomes whose prediction ID was "
-                                      "unknown (never seen, or already expired).", labels=["model"])
+        info = GaugeMetricFamily(
+            "tradewatch_model_info", "Always 1 for each model version seen.", labels=["model", "version"]
+        )
+        predictions = CounterMetricFamily(
+            "tradewatch_model_predictions",
+            "Predictions by model, version and predicted class (value for regressors).",
+            labels=["model", "version", "predicted_class"],
+        )
+        latency = HistogramMetricFamily(
+            "tradewatch_model_inference_latency_seconds", "Inference latency.", labels=["model"]
+        )
+        confidence = HistogramMetricFamily(
+            "tradewatch_model_confidence", "Prediction confidence (0..1).", labels=["model"]
+        )
+        last = GaugeMetricFamily(
+            "tradewatch_model_last_prediction_timestamp_seconds",
+            "Event time of the latest prediction.",
+            labels=["model"],
+        )
+        lag = HistogramMetricFamily(
+            "tradewatch_model_outcome_lag_seconds", "Prediction to outcome, event time.", labels=["model"]
+        )
+        pending = GaugeMetricFamily(
+            "tradewatch_model_pending_predictions", "Predictions awaiting an outcome.", labels=["model"]
+        )
+        expired = CounterMetricFamily(
+            "tradewatch_model_expired_predictions",
+            "Pending predictions dropped (TTL or cap) before an outcome arrived.",
+            labels=["model"],
+        )
+        unknown = CounterMetricFamily(
+            "tradewatch_model_unknown_outcomes",
+            "Outcomes whose prediction ID was unknown (never seen, or already expired).",
+            labels=["model"],
+        )
         with self.state.lock:
             for model, m in self.state.by_model.items():
                 for version in m.versions.names:
                     info.add_metric([model, version], 1.0)
-                for (version, cls), n in m.predictions.items():
+                classes = sorted({cls for _, cls in m.predictions})
+                counts = {(v, c): 0 for v in m.versions.names for c in classes}
+                counts.update(m.predictions)
+                for (version, cls), n in counts.items():
                     predictions.add_metric([model, version, cls], n)
                 _histogram(latency, [model], m.latency)
                 _histogram(confidence, [model], m.confidence)
@@ -87,10 +109,13 @@ class PerformanceCollector:
         win = gauge("tradewatch_model_win_rate_ratio", "Share of outcomes with positive P&L.")
         pnl = gauge("tradewatch_model_pnl", "Rolling P&L attributed to the model.")
         ece = gauge("tradewatch_model_calibration_error", "Expected calibration error (10 equal-width bins).")
-        brier = gauge("tradewatch_model_brier_score", "Brier score (multi-class from probabilities, "
-                      "else binary on confidence).")
-        vs_ref = gauge("tradewatch_model_accuracy_vs_reference_ratio",
-                       "Rolling accuracy / reference accuracy (regressors: reference MAE / rolling MAE).")
+        brier = gauge(
+            "tradewatch_model_brier_score", "Brier score (multi-class from probabilities, else binary on confidence)."
+        )
+        vs_ref = gauge(
+            "tradewatch_model_accuracy_vs_reference_ratio",
+            "Rolling accuracy / reference accuracy (regressors: reference MAE / rolling MAE).",
+        )
         with self.state.lock:
             inputs = {model: m.performance_inputs() for model, m in self.state.by_model.items()}
         window = self.state.s.performance_window
@@ -133,12 +158,9 @@ class DriftCollector:
         missing = gauge("tradewatch_model_feature_missing_ratio", "Missing or non-finite share.", "feature")
         drifted = gauge("tradewatch_model_feature_drifted", "1 when the feature drifted.", "feature")
         share = gauge("tradewatch_model_drifted_features_ratio", "Share of features that drifted.")
-        dataset = gauge("tradewatch_model_dataset_drift",
-                        "1 when the drifted share reaches drift.dataset_share.")
-        pred_psi = gauge("tradewatch_model_prediction_psi",
-                         "PSI of predicted classes or values vs reference.")
-        last_run = gauge("tradewatch_model_drift_last_run_timestamp_seconds",
-                         "Unix time of the last drift run.")
+        dataset = gauge("tradewatch_model_dataset_drift", "1 when the drifted share reaches drift.dataset_share.")
+        pred_psi = gauge("tradewatch_model_prediction_psi", "PSI of predicted classes or values vs reference.")
+        last_run = gauge("tradewatch_model_drift_last_run_timestamp_seconds", "Unix time of the last drift run.")
         seconds = gauge("tradewatch_model_drift_computation_seconds", "Duration of the last drift run.")
         with self.state.lock:
             refs = {model: m.reference for model, m in self.state.by_model.items() if m.reference is not None}
@@ -163,8 +185,23 @@ class DriftCollector:
             _gauge(pred_psi, [model], result.prediction_psi)
             last_run.add_metric([model], result.timestamp)
             seconds.add_metric([model], result.seconds)
-        return [rows, start, end, psi, ks_stat, ks_p, chi2_p, js, missing, drifted, share, dataset, pred_psi,
-                last_run, seconds]
+        return [
+            rows,
+            start,
+            end,
+            psi,
+            ks_stat,
+            ks_p,
+            chi2_p,
+            js,
+            missing,
+            drifted,
+            share,
+            dataset,
+            pred_psi,
+            last_run,
+            seconds,
+        ]
 
 
 class AICostCollector:
@@ -175,20 +212,28 @@ class AICostCollector:
         self.budget = monthly_budget_usd
 
     def collect(self) -> Iterable[Metric]:
-        calls = CounterMetricFamily("tradewatch_ai_calls", "AI/LLM calls by status.",
-                                    labels=["provider", "model", "status"])
-        tokens = CounterMetricFamily("tradewatch_ai_tokens", "Tokens by kind (prompt, completion).",
-                                     labels=["provider", "model", "kind"])
-        cost = CounterMetricFamily("tradewatch_ai_cost_usd", "Spend in USD (given, or from the price table).",
-                                   labels=["provider", "model"], unit="usd")
-        projected = GaugeMetricFamily("tradewatch_ai_projected_monthly_cost_usd",
-                                      "Spend over the last 24 h of event time x 30.", unit="usd")
-        budget = GaugeMetricFamily("tradewatch_ai_monthly_budget_usd", "Configured monthly budget.",
-                                   unit="usd")
-        latency = HistogramMetricFamily("tradewatch_ai_call_latency_seconds", "AI call latency.",
-                                        labels=["provider"])
+        calls = CounterMetricFamily(
+            "tradewatch_ai_calls", "AI/LLM calls by status.", labels=["provider", "model", "status"]
+        )
+        tokens = CounterMetricFamily(
+            "tradewatch_ai_tokens", "Tokens by kind (prompt, completion).", labels=["provider", "model", "kind"]
+        )
+        cost = CounterMetricFamily(
+            "tradewatch_ai_cost_usd",
+            "Spend in USD (given, or from the price table).",
+            labels=["provider", "model"],
+            unit="usd",
+        )
+        projected = GaugeMetricFamily(
+            "tradewatch_ai_projected_monthly_cost_usd", "Spend over the last 24 h of event time x 30.", unit="usd"
+        )
+        budget = GaugeMetricFamily("tradewatch_ai_monthly_budget_usd", "Configured monthly budget.", unit="usd")
+        latency = HistogramMetricFamily("tradewatch_ai_call_latency_seconds", "AI call latency.", labels=["provider"])
         with self.state.lock:
-            for key, n in self.state.ai_calls.items():
+            pairs = sorted({(p, m) for p, m, _ in self.state.ai_calls})
+            counts = {(p, m, st): 0 for p, m in pairs for st in AI_STATUSES}
+            counts.update(self.state.ai_calls)
+            for key, n in counts.items():
                 calls.add_metric(list(key), n)
             for key, n in self.state.ai_tokens.items():
                 tokens.add_metric(list(key), n)

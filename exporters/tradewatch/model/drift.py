@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tradewatch.model import stats
+from tradewatch.model.buffers import OVERFLOW
 from tradewatch.model.state import CATEGORICAL, MISSING_CODE, NUMERIC, ModelState, Reference
 
 
@@ -68,16 +69,64 @@ class ModelDrift:
 
 def numeric_drift(reference: np.ndarray, current: np.ndarray, s: DriftSettings) -> FeatureDrift:
     statistic, pvalue = stats.ks(reference, current)
-    return FeatureDrift(NUMERIC, int(current.size), stats.psi_numeric(reference, current, s.bins),
-                        stats.missing_ratio(current), ks_statistic=statistic, ks_pvalue=pvalue)
+    return FeatureDrift(
+        NUMERIC,
+        int(current.size),
+        stats.psi_numeric(reference, current, s.bins),
+        stats.missing_ratio(current),
+        ks_statistic=statistic,
+        ks_pvalue=pvalue,
+    )
+
+
+MIN_EXPECTED = 5.0  # Cochran's rule: chi-square cells expect at least 5 counts
+
+
+def equalize(reference: dict[str, int], current: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Both sides bucketed alike: a value too rare to test (expected count below ``MIN_EXPECTED`` on
+    the smaller side, from the pooled counts) is ``__overflow__`` on both sides, every other value
+    keeps its own bucket on both.
+
+    The rule depends only on the margins of the 2 x k table, which the chi-square test conditions
+    on, so merging does not bias it. A kept set chosen by one side's counts (the reference's top
+    values) would keep what that side over-sampled and invent drift on unchanged data; a top-k of
+    the pooled counts would, with a small reference, hide a value that vanished from the window.
+    """
+    n_ref, n_cur = sum(reference.values()), sum(current.values())
+    if n_ref == 0 or n_cur == 0:
+        return reference, current
+    scale = min(n_ref, n_cur) / (n_ref + n_cur)
+    pooled: dict[str, int] = {}
+    for counts in (reference, current):
+        for name, n in counts.items():
+            pooled[name] = pooled.get(name, 0) + n
+    rare = {name for name, n in pooled.items() if n * scale < MIN_EXPECTED and name != OVERFLOW}
+    if not rare:
+        return reference, current
+
+    def merge(counts: dict[str, int]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, n in counts.items():
+            key = OVERFLOW if name in rare else name
+            out[key] = out.get(key, 0) + n
+        return out
+
+    return merge(reference), merge(current)
 
 
 def categorical_drift(reference: dict[str, int], current: dict[str, int], missing: float) -> FeatureDrift:
+    reference, current = equalize(reference, current)
     names = sorted(set(reference) | set(current))
     ref = np.array([reference.get(n, 0) for n in names], dtype=float)
     cur = np.array([current.get(n, 0) for n in names], dtype=float)
-    return FeatureDrift(CATEGORICAL, int(cur.sum()), stats.psi_counts(ref, cur), missing,
-                        chi2_pvalue=stats.chi2_pvalue(ref, cur), js_distance=stats.js_distance(ref, cur))
+    return FeatureDrift(
+        CATEGORICAL,
+        int(cur.sum()),
+        stats.psi_counts(ref, cur),
+        missing,
+        chi2_pvalue=stats.chi2_pvalue(ref, cur),
+        js_distance=stats.js_distance(ref, cur),
+    )
 
 
 def flag(features: dict[str, FeatureDrift], s: DriftSettings) -> tuple[dict[str, FeatureDrift], float, bool]:
@@ -89,8 +138,18 @@ def flag(features: dict[str, FeatureDrift], s: DriftSettings) -> tuple[dict[str,
         f = features[name]
         significant = not math.isnan(p) and p < s.alpha
         drifted = bool(significant or (not math.isnan(f.psi) and f.psi >= s.psi_major))
-        out[name] = FeatureDrift(f.kind, f.samples, f.psi, f.missing_ratio, f.ks_statistic, f.ks_pvalue,
-                                 f.chi2_pvalue, f.js_distance, float(p), drifted)
+        out[name] = FeatureDrift(
+            f.kind,
+            f.samples,
+            f.psi,
+            f.missing_ratio,
+            f.ks_statistic,
+            f.ks_pvalue,
+            f.chi2_pvalue,
+            f.js_distance,
+            float(p),
+            drifted,
+        )
     share = sum(f.drifted for f in out.values()) / len(out) if out else math.nan
     return out, share, bool(out) and share >= s.dataset_share
 
@@ -127,13 +186,16 @@ def compute(copy: _Copy, s: DriftSettings, now: float) -> ModelDrift:
         prediction_psi = stats.psi_numeric(ref.predicted_values, copy.predicted, s.bins)
     elif ref.predicted_classes and copy.predicted.dtype == np.int32:
         counts, _ = _counts(copy.class_names, copy.predicted)
-        names = sorted(set(ref.predicted_classes) | set(counts))
-        prediction_psi = stats.psi_counts(np.array([ref.predicted_classes.get(n, 0) for n in names]),
-                                          np.array([counts.get(n, 0) for n in names]))
+        expected, counts = equalize(ref.predicted_classes, counts)
+        names = sorted(set(expected) | set(counts))
+        prediction_psi = stats.psi_counts(
+            np.array([expected.get(n, 0) for n in names]), np.array([counts.get(n, 0) for n in names])
+        )
     else:
         prediction_psi = math.nan
-    return ModelDrift(features, share, dataset, prediction_psi, int(copy.predicted.size), now,
-                      time.perf_counter() - started)
+    return ModelDrift(
+        features, share, dataset, prediction_psi, int(copy.predicted.size), now, time.perf_counter() - started
+    )
 
 
 class DriftEngine:
@@ -158,7 +220,7 @@ class DriftEngine:
                     {k: r.values() for k, r in m.numeric.items()},
                     {k: (list(b.names), r.values()) for k, (b, r) in m.categorical.items()},
                     m.predicted_window.values(),
-                    list(m.classes.names),
+                    list((m.predicted_book or m.classes).names),
                 )
         return out
 

@@ -23,10 +23,12 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "anthropic/claude-3-5-haiku": {"prompt": 0.0008, "completion": 0.004},
 }
 
-_price = cfg.Record({
-    "prompt": (cfg.number(0.0), None, True),
-    "completion": (cfg.number(0.0), None, True),
-})
+_price = cfg.Record(
+    {
+        "prompt": (cfg.number(0.0), None, True),
+        "completion": (cfg.number(0.0), None, True),
+    }
+)
 
 
 def settings() -> list[cfg.Setting]:
@@ -37,44 +39,106 @@ def settings() -> list[cfg.Setting]:
         *common_settings(PORT),
         *ingest_settings("model-journal", snapshot_every=200_000),
         *time_window_settings(),
-        S("performance.window", cfg.integer(10, 1_000_000), f.performance_window,
-          "Outcomes in the rolling performance window; the first window of outcomes is the "
-          "reference for the accuracy ratio."),
-        S("pending.max", cfg.integer(1, 10_000_000), f.pending_max,
-          "Predictions awaiting an outcome; the oldest is dropped (and counted as expired) beyond it."),
-        S("pending.ttl", cfg.duration(1.0), f.pending_ttl_seconds,
-          "A pending prediction expires when the newest event time is this much later."),
-        S("drift.window", cfg.integer(100, 10_000_000), f.drift_window,
-          "Most recent predictions per model compared with the reference."),
+        S(
+            "performance.window",
+            cfg.integer(10, 1_000_000),
+            f.performance_window,
+            "Outcomes in the rolling performance window; the first window of outcomes is the "
+            "reference for the accuracy ratio.",
+        ),
+        S(
+            "pending.max",
+            cfg.integer(1, 10_000_000),
+            f.pending_max,
+            "Predictions awaiting an outcome; the oldest is dropped (and counted as expired) beyond it.",
+        ),
+        S(
+            "pending.ttl",
+            cfg.duration(1.0),
+            f.pending_ttl_seconds,
+            "A pending prediction expires when the newest event time is this much later.",
+        ),
+        S(
+            "drift.window",
+            cfg.integer(100, 10_000_000),
+            f.drift_window,
+            "Most recent predictions per model compared with the reference.",
+        ),
         S("drift.interval", cfg.duration(1.0), 60.0, "How often drift is computed (off the scrape path)."),
-        S("drift.min_samples", cfg.integer(10), d.min_samples,
-          "Predictions needed in the window before drift is computed."),
+        S(
+            "drift.min_samples",
+            cfg.integer(10),
+            d.min_samples,
+            "Predictions needed in the window before drift is computed.",
+        ),
         S("drift.bins", cfg.integer(2, 100), d.bins, "PSI bins, cut at the reference's quantiles."),
-        S("drift.psi_minor", cfg.number(0.0), d.psi_minor,
-          "PSI of a minor shift (documentation and dashboards)."),
-        S("drift.psi_major", cfg.number(0.0, exclusive_min=True), d.psi_major,
-          "PSI at or above which a feature is flagged as drifted."),
-        S("drift.alpha", cfg.number(0.0, 0.5, exclusive_min=True), d.alpha,
-          "Significance level for the corrected KS / chi-square p-values."),
-        S("drift.correction", cfg.choice("bonferroni", "bh"), d.correction,
-          "Multiple-testing correction across a model's features: bonferroni or bh (Benjamini-Hochberg)."),
-        S("drift.dataset_share", cfg.number(0.0, 1.0, exclusive_min=True), d.dataset_share,
-          "Share of drifted features at which the model's data set counts as drifted."),
-        S("reference.size", cfg.integer(0), f.reference_size,
-          "Capture the reference from each model's first N predictions (0: only files)."),
-        S("reference.files", cfg.mapping_of(cfg.string(allow_empty=False)), {},
-          "Per model, a JSONL or CSV reference file (model: path); such models are not captured."),
-        S("ai.prices", cfg.mapping_of(_price), DEFAULT_PRICES,
-          "USD per 1,000 prompt and completion tokens by provider/model (or provider/*), used when an "
-          "ai_call has no cost_usd. The defaults are examples: set your own."),
+        S("drift.psi_minor", cfg.number(0.0), d.psi_minor, "PSI of a minor shift (documentation and dashboards)."),
+        S(
+            "drift.psi_major",
+            cfg.number(0.0, exclusive_min=True),
+            d.psi_major,
+            "PSI at or above which a feature is flagged as drifted.",
+        ),
+        S(
+            "drift.alpha",
+            cfg.number(0.0, 0.5, exclusive_min=True),
+            d.alpha,
+            "Significance level for the corrected KS / chi-square p-values.",
+        ),
+        S(
+            "drift.correction",
+            cfg.choice("bonferroni", "bh"),
+            d.correction,
+            "Multiple-testing correction across a model's features: bonferroni or bh (Benjamini-Hochberg).",
+        ),
+        S(
+            "drift.dataset_share",
+            cfg.number(0.0, 1.0, exclusive_min=True),
+            d.dataset_share,
+            "Share of drifted features at which the model's data set counts as drifted.",
+        ),
+        S(
+            "reference.size",
+            cfg.integer(0),
+            f.reference_size,
+            "Capture the reference from each model's first N predictions (0: only files).",
+        ),
+        S(
+            "reference.files",
+            cfg.mapping_of(cfg.string(allow_empty=False)),
+            {},
+            "Per model, a JSONL or CSV reference file (model: path); such models are not captured.",
+        ),
+        S(
+            "ai.prices",
+            cfg.mapping_of(_price),
+            DEFAULT_PRICES,
+            "USD per 1,000 prompt and completion tokens by provider/model (or provider/*), used when an "
+            "ai_call has no cost_usd. The defaults are examples: set your own.",
+        ),
         S("ai.monthly_budget_usd", cfg.number(0.0), 0.0, "Monthly AI budget in USD (0: not exposed)."),
         S("limits.max_models", cfg.integer(1), f.max_models, "Distinct model labels; then __overflow__."),
         S("limits.max_versions", cfg.integer(1), f.max_versions, "Versions per model; then __overflow__."),
-        S("limits.max_features", cfg.integer(1), f.max_features,
-          "Features tracked for drift per model (the first seen in the reference); others are ignored."),
-        S("limits.max_classes", cfg.integer(2), f.max_classes, "Classes per model; then __overflow__."),
-        S("limits.max_categories", cfg.integer(2), f.max_categories,
-          "Categories per categorical feature; then __overflow__."),
+        S(
+            "limits.max_features",
+            cfg.integer(1),
+            f.max_features,
+            "Features tracked for drift per model (the first seen in the reference); others are ignored.",
+        ),
+        S(
+            "limits.max_classes",
+            cfg.integer(2),
+            f.max_classes,
+            "Classes per model (predicted_class label); then __overflow__. Drift windows also track this "
+            "many classes the reference never saw.",
+        ),
+        S(
+            "limits.max_categories",
+            cfg.integer(2),
+            f.max_categories,
+            "New categories per categorical feature a drift window tracks beside the reference's own (a "
+            "reference keeps its 20 x this many most frequent); then __overflow__.",
+        ),
         S("limits.max_providers", cfg.integer(1), f.max_providers, "AI providers; then __overflow__."),
         S("limits.max_ai_models", cfg.integer(1), f.max_ai_models, "AI models; then __overflow__."),
     ]

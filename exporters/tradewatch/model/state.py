@@ -6,6 +6,12 @@ state exactly, and :meth:`ModelState.dump` / :meth:`ModelState.load` give the sn
 Time-based rules (pending-prediction TTL, the 24 h cost window) run on *event* time: the largest
 ``ts`` seen so far.
 
+Caps never invent drift: the drift windows are coded with the reference's own categories and
+predicted classes (plus up to the cap of new ones), and the drift test keeps the cap's worth of most
+frequent values *pooled* over both sides, summing the rest as ``__overflow__`` on both sides alike
+(:func:`tradewatch.model.drift.equalize`). Choosing by the reference's counts alone would keep the
+values the reference over-sampled and show drift on unchanged data.
+
 Everything is bounded: label sets by :class:`~tradewatch.model.buffers.Codebook` caps, pending
 predictions by count and TTL, the performance window and the drift windows by size. Drift itself
 is computed elsewhere (:mod:`tradewatch.model.drift`) on a schedule, from copies of the windows.
@@ -24,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tradewatch.core.validate import MAX_STRING
 from tradewatch.model import stats
 from tradewatch.model.buffers import OVERFLOW, Codebook, Histogram, Ring, decode_array, encode_array
 
@@ -94,6 +101,28 @@ def _category(value: Any) -> str | None:
     return str(value)
 
 
+# A reference stores up to this many times the cap of categories (classes) per feature (model), so
+# the drift test can choose its kept set from both sides; beyond it the rarest are __overflow__.
+REFERENCE_VALUES_PER_CAP = 20
+
+
+def top_counts(counts: dict[str, int], limit: int) -> dict[str, int]:
+    """The ``limit`` most frequent keys (ties: first seen), the rest summed as ``__overflow__``."""
+    ranked = [kv for kv in counts.items() if kv[0] != OVERFLOW]
+    if len(ranked) <= limit:
+        return counts
+    ranked.sort(key=lambda kv: -kv[1])  # stable: ties keep first-seen order
+    out = dict(ranked[:limit])
+    out[OVERFLOW] = counts.get(OVERFLOW, 0) + sum(n for _, n in ranked[limit:])
+    return out
+
+
+def reference_book(counts: dict[str, int], new: int) -> Codebook:
+    """A window codebook: every value the reference kept, then up to ``new`` values it never saw."""
+    names = [k for k in counts if k != OVERFLOW]
+    return Codebook(len(names) + new, names)
+
+
 # --------------------------------------------------------------------------- reference
 
 
@@ -112,13 +141,32 @@ class Reference:
     predicted_values: np.ndarray | None = None
 
     @classmethod
-    def from_rows(cls, source: str, rows: list[dict[str, Any]], predicted: list[Any], times: list[float],
-                  max_features: int, max_categories: int) -> Reference:
-        """Build from raw feature mappings; a feature is numeric when every present value is a number."""
+    def from_rows(
+        cls,
+        source: str,
+        rows: list[dict[str, Any]],
+        predicted: list[Any],
+        times: list[float],
+        max_features: int,
+        max_categories: int,
+    ) -> Reference:
+        """Build from raw feature mappings; a feature is numeric when every present value is a number.
+
+        Categorical features keep their most frequent values up to ``REFERENCE_VALUES_PER_CAP`` x the
+        cap (:func:`top_counts`); predicted classes are bounded when the reference is installed (the
+        class cap is the model's).
+        """
         names: list[str] = []
         for row in rows:
             for name in row:
-                if name not in names and len(names) < max_features:
+                # Names become label values: the identifier rules (validated at ingest; a journal or
+                # file from before that may still hold others, which are not tracked).
+                if (
+                    name not in names
+                    and len(names) < max_features
+                    and isinstance(name, str)
+                    and 0 < len(name) <= MAX_STRING
+                ):
                     names.append(name)
         kinds: dict[str, str] = {}
         numeric: dict[str, np.ndarray] = {}
@@ -131,42 +179,52 @@ class Reference:
                 numeric[name] = np.array([_number(v) for v in present], dtype=np.float64)
             else:
                 kinds[name] = CATEGORICAL
-                book = Codebook(max_categories)
                 counts: dict[str, int] = {}
                 for v in present:
                     cat = _category(v)
                     if cat is not None:
-                        label = book(cat)
-                        counts[label] = counts.get(label, 0) + 1
-                categorical[name] = counts
-        ref = cls(source, len(rows), min(times) if times else None, max(times) if times else None,
-                  kinds, numeric, categorical)
+                        counts[cat] = counts.get(cat, 0) + 1
+                categorical[name] = top_counts(counts, max_categories * REFERENCE_VALUES_PER_CAP)
+        ref = cls(
+            source, len(rows), min(times) if times else None, max(times) if times else None, kinds, numeric, categorical
+        )
         given = [p for p in predicted if p is not None]
         if given and all(isinstance(p, int | float) and not isinstance(p, bool) for p in given):
             ref.predicted_values = np.array([_number(p) for p in given], dtype=np.float64)
         elif given:
-            ref.predicted_classes = {}
+            classes: dict[str, int] = {}
             for p in given:
                 key = str(p)
-                ref.predicted_classes[key] = ref.predicted_classes.get(key, 0) + 1
+                classes[key] = classes.get(key, 0) + 1
+            ref.predicted_classes = classes
         return ref
 
     def dump(self) -> dict[str, Any]:
         return {
-            "source": self.source, "rows": self.rows, "start": self.start, "end": self.end,
+            "source": self.source,
+            "rows": self.rows,
+            "start": self.start,
+            "end": self.end,
             "kinds": self.kinds,
             "numeric": {k: encode_array(v) for k, v in self.numeric.items()},
-            "categorical": self.categorical, "predicted_classes": self.predicted_classes,
-            "predicted_values": (None if self.predicted_values is None
-                                 else encode_array(self.predicted_values)),
+            "categorical": self.categorical,
+            "predicted_classes": self.predicted_classes,
+            "predicted_values": (None if self.predicted_values is None else encode_array(self.predicted_values)),
         }
 
     @classmethod
     def load(cls, d: dict[str, Any]) -> Reference:
-        return cls(d["source"], d["rows"], d["start"], d["end"], d["kinds"],
-                   {k: decode_array(v) for k, v in d["numeric"].items()}, d["categorical"],
-                   d["predicted_classes"],
-                   None if d["predicted_values"] is None else decode_array(d["predicted_values"]))
+        return cls(
+            d["source"],
+            d["rows"],
+            d["start"],
+            d["end"],
+            d["kinds"],
+            {k: decode_array(v) for k, v in d["numeric"].items()},
+            d["categorical"],
+            d["predicted_classes"],
+            None if d["predicted_values"] is None else decode_array(d["predicted_values"]),
+        )
 
 
 # --------------------------------------------------------------------------- per model
@@ -208,7 +266,8 @@ class ModelFold:
         # Outcome window: (predicted label, actual label, correct, confidence, brier term,
         # absolute error, squared error, pnl); NaN where a field does not apply.
         self.window: deque[tuple[str, str, float, float, float, float, float, float]] = deque(
-            maxlen=s.performance_window)
+            maxlen=s.performance_window
+        )
         self.outcomes = 0
         # Reference performance: the first `performance_window` outcomes (correct or abs error).
         self.ref_n = 0
@@ -221,28 +280,52 @@ class ModelFold:
         self.numeric: dict[str, Ring] = {}
         self.categorical: dict[str, tuple[Codebook, Ring]] = {}
         self.predicted_window: Ring | None = None
+        # Codes of predicted_window (classifiers): the reference's classes; None in snapshots written
+        # before it, whose windows were coded with ``classes``.
+        self.predicted_book: Codebook | None = None
 
     # ------------------------------------------------------------------ predictions
     def set_reference(self, ref: Reference) -> None:
+        s = self.s
+        keep = REFERENCE_VALUES_PER_CAP
+        ref.categorical = {k: top_counts(c, s.max_categories * keep) for k, c in ref.categorical.items()}
+        if ref.predicted_classes:
+            ref.predicted_classes = top_counts(ref.predicted_classes, s.max_classes * keep)
         self.reference = ref
         self.capture_rows, self.capture_predicted, self.capture_times = [], [], []
         size = self.s.drift_window
         self.numeric = {name: Ring(size, np.float64) for name in ref.numeric}
-        self.categorical = {name: (Codebook(self.s.max_categories), Ring(size, np.int32))
-                            for name in ref.categorical}
+        self.categorical = {
+            name: (reference_book(counts, self.s.max_categories), Ring(size, np.int32))
+            for name, counts in ref.categorical.items()
+        }
+        self.predicted_window = None
+        self.predicted_book = (
+            reference_book(ref.predicted_classes, self.s.max_classes)
+            if ref.predicted_classes
+            else Codebook(self.s.max_classes)
+        )
 
     def observe_features(self, features: Mapping[str, Any], predicted: Any, ts: float) -> None:
         ref = self.reference
         if ref is None:
             if self.s.reference_size > 0:
-                self.capture_rows.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                          for k, v in features.items()})
+                self.capture_rows.append(
+                    {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in features.items()}
+                )
                 self.capture_predicted.append(predicted)
                 self.capture_times.append(ts)
                 if len(self.capture_rows) >= self.s.reference_size:
-                    self.set_reference(Reference.from_rows(
-                        "captured", self.capture_rows, self.capture_predicted, self.capture_times,
-                        self.s.max_features, self.s.max_categories))
+                    self.set_reference(
+                        Reference.from_rows(
+                            "captured",
+                            self.capture_rows,
+                            self.capture_predicted,
+                            self.capture_times,
+                            self.s.max_features,
+                            self.s.max_categories,
+                        )
+                    )
             return
         for name, ring in self.numeric.items():
             ring.push(_number(features.get(name)))
@@ -253,13 +336,14 @@ class ModelFold:
             dtype = np.int32 if self.kind == CLASSIFIER else np.float64
             self.predicted_window = Ring(self.s.drift_window, dtype)
         if self.predicted_window.buf.dtype == np.int32:
-            self.predicted_window.push(self.classes.code(str(predicted)))
+            self.predicted_window.push((self.predicted_book or self.classes).code(str(predicted)))
         else:
             self.predicted_window.push(_number(predicted))
 
     # ------------------------------------------------------------------ outcomes
-    def record_outcome(self, predicted: Any, confidence: float, probabilities: Mapping[str, float] | None,
-                       actual: Any, pnl: float) -> None:
+    def record_outcome(
+        self, predicted: Any, confidence: float, probabilities: Mapping[str, float] | None, actual: Any, pnl: float
+    ) -> None:
         nan = math.nan
         if self.kind == CLASSIFIER:
             act = _category(actual) or ""
@@ -292,17 +376,27 @@ class ModelFold:
     # ------------------------------------------------------------------ snapshot
     def dump(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "versions": self.versions.dump(), "classes": self.classes.dump(),
+            "kind": self.kind,
+            "versions": self.versions.dump(),
+            "classes": self.classes.dump(),
             "predictions": [[v, c, n] for (v, c), n in self.predictions.items()],
-            "latency": self.latency.dump(), "confidence": self.confidence.dump(), "lag": self.lag.dump(),
-            "last_prediction": self.last_prediction, "pending": self.pending, "expired": self.expired,
-            "unknown": self.unknown, "window": [list(r) for r in self.window], "outcomes": self.outcomes,
-            "ref_n": self.ref_n, "ref_sum": self.ref_sum,
+            "latency": self.latency.dump(),
+            "confidence": self.confidence.dump(),
+            "lag": self.lag.dump(),
+            "last_prediction": self.last_prediction,
+            "pending": self.pending,
+            "expired": self.expired,
+            "unknown": self.unknown,
+            "window": [list(r) for r in self.window],
+            "outcomes": self.outcomes,
+            "ref_n": self.ref_n,
+            "ref_sum": self.ref_sum,
             "reference": None if self.reference is None else self.reference.dump(),
             "capture": [self.capture_rows, self.capture_predicted, self.capture_times],
             "numeric": {k: r.dump() for k, r in self.numeric.items()},
             "categorical": {k: [b.dump(), r.dump()] for k, (b, r) in self.categorical.items()},
             "predicted_window": None if self.predicted_window is None else self.predicted_window.dump(),
+            "predicted_book": None if self.predicted_book is None else self.predicted_book.dump(),
         }
 
     @classmethod
@@ -314,7 +408,11 @@ class ModelFold:
         m.predictions = {(v, c): n for v, c, n in d["predictions"]}
         m.latency, m.confidence, m.lag = (Histogram.load(d[k]) for k in ("latency", "confidence", "lag"))
         m.last_prediction, m.pending, m.expired, m.unknown = (
-            d["last_prediction"], d["pending"], d["expired"], d["unknown"])
+            d["last_prediction"],
+            d["pending"],
+            d["expired"],
+            d["unknown"],
+        )
         m.window.extend(tuple(_nan(x) for x in r) for r in d["window"])
         m.outcomes, m.ref_n, m.ref_sum = d["outcomes"], d["ref_n"], d["ref_sum"]
         m.reference = None if d["reference"] is None else Reference.load(d["reference"])
@@ -322,6 +420,8 @@ class ModelFold:
         m.numeric = {k: Ring.load(r) for k, r in d["numeric"].items()}
         m.categorical = {k: (Codebook.load(b), Ring.load(r)) for k, (b, r) in d["categorical"].items()}
         m.predicted_window = None if d["predicted_window"] is None else Ring.load(d["predicted_window"])
+        book = d.get("predicted_book")
+        m.predicted_book = None if book is None else Codebook.load(book)
         return m
 
 
@@ -330,8 +430,7 @@ def _nan(value: Any) -> Any:
     return math.nan if value is None else value
 
 
-def performance(kind: str | None, rows: list[tuple[Any, ...]], ref_n: int, ref_sum: float,
-                window: int) -> Performance:
+def performance(kind: str | None, rows: list[tuple[Any, ...]], ref_n: int, ref_sum: float, window: int) -> Performance:
     """Rolling performance from the outcome rows of one model (see :class:`ModelFold.window`)."""
     nan = math.nan
     if not rows:
@@ -363,8 +462,19 @@ def performance(kind: str | None, rows: list[tuple[Any, ...]], ref_n: int, ref_s
     has_pnl = ~np.isnan(pnl)
     win_rate = float(np.mean(pnl[has_pnl] > 0)) if has_pnl.any() else nan
     total_pnl = float(np.sum(pnl[has_pnl])) if has_pnl.any() else nan
-    return Performance(len(rows), nan if accuracy is None else accuracy, precision or {}, recall or {},
-                       mae, rmse, win_rate, total_pnl, ece, brier_score, vs_ref)
+    return Performance(
+        len(rows),
+        nan if accuracy is None else accuracy,
+        precision or {},
+        recall or {},
+        mae,
+        rmse,
+        win_rate,
+        total_pnl,
+        ece,
+        brier_score,
+        vs_ref,
+    )
 
 
 # --------------------------------------------------------------------------- the fold
@@ -411,9 +521,13 @@ class ModelState:
                 m.set_reference(ref)
                 return
             old_numeric, old_categorical = m.numeric, m.categorical
+            old_predicted = m.predicted_window, m.predicted_book
             m.set_reference(ref)
             m.numeric.update({k: r for k, r in old_numeric.items() if k in m.numeric})
+            # A window keeps the codebook it was coded with (drift maps names outside the reference).
             m.categorical.update({k: r for k, r in old_categorical.items() if k in m.categorical})
+            if old_predicted[0] is not None:
+                m.predicted_window, m.predicted_book = old_predicted
 
     # The ingest Fold protocol (tradewatch.core.ingest).
     def to_snapshot(self) -> dict[str, Any]:
@@ -422,8 +536,11 @@ class ModelState:
     def from_snapshot(self, data: dict[str, Any]) -> None:
         loaded = ModelState.load(self.s, data)
         with self.lock:
-            file_refs = {k: m.reference for k, m in self.by_model.items()
-                         if m.reference is not None and m.reference.source == "file"}
+            file_refs = {
+                k: m.reference
+                for k, m in self.by_model.items()
+                if m.reference is not None and m.reference.source == "file"
+            }
             for name in list(vars(loaded)):
                 if name not in ("lock", "s"):
                     setattr(self, name, getattr(loaded, name))
@@ -497,8 +614,7 @@ class ModelState:
         m.pending -= 1
         m.lag.observe(max(0.0, ts - pts))
         pnl = ev.get("pnl")
-        m.record_outcome(predicted, confidence, probabilities, ev["actual"],
-                         math.nan if pnl is None else _number(pnl))
+        m.record_outcome(predicted, confidence, probabilities, ev["actual"], math.nan if pnl is None else _number(pnl))
 
     def _drop_oldest(self) -> None:
         _, entry = self.pending.popitem(last=False)
@@ -566,17 +682,21 @@ class ModelState:
     def dump(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "version": 1, "events": self.events, "clock": _finite(self.clock),
+                "version": 1,
+                "events": self.events,
+                "clock": _finite(self.clock),
                 "models": self.models.dump(),
                 "by_model": {k: m.dump() for k, m in self.by_model.items()},
                 "pending": [[pid, *e] for pid, e in self.pending.items()],
-                "providers": self.providers.dump(), "ai_models": self.ai_models.dump(),
+                "providers": self.providers.dump(),
+                "ai_models": self.ai_models.dump(),
                 "ai_calls": [[*k, n] for k, n in self.ai_calls.items()],
                 "ai_tokens": [[*k, n] for k, n in self.ai_tokens.items()],
                 "ai_cost": [[*k, c] for k, c in self.ai_cost.items()],
                 "ai_latency": {k: h.dump() for k, h in self.ai_latency.items()},
                 "ai_cost_by_minute": [[m, c] for m, c in self.ai_cost_by_minute.items()],
-                "ai_clock": _finite(self.ai_clock), "unpriced": self.unpriced,
+                "ai_clock": _finite(self.ai_clock),
+                "unpriced": self.unpriced,
             }
 
     @classmethod
@@ -586,8 +706,9 @@ class ModelState:
         st.clock = -math.inf if d["clock"] is None else d["clock"]
         st.models = Codebook.load(d["models"])
         st.by_model = {k: ModelFold.load(settings, m) for k, m in d["by_model"].items()}
-        st.pending = OrderedDict((pid, (label, ts, pred, _nan(conf), probs))
-                                 for pid, label, ts, pred, conf, probs in d["pending"])
+        st.pending = OrderedDict(
+            (pid, (label, ts, pred, _nan(conf), probs)) for pid, label, ts, pred, conf, probs in d["pending"]
+        )
         st.providers = Codebook.load(d["providers"])
         st.ai_models = Codebook.load(d["ai_models"])
         st.ai_calls = {(p, m, s): n for p, m, s, n in d["ai_calls"]}
