@@ -541,7 +541,16 @@ class TradingState:
         label = self.symbols(symbol)
         exchange_ts = e["exchange_ts"]
         self.ticks[label] = self.ticks.get(label, 0) + 1
+        last = self.last_tick.get(label)
+        if last is None:
+            last = self.last_tick[label] = [None, 0.0]
         clock = self.feed_clock.get(symbol)
+        if clock is not None and clock[1] is None and clock[0] <= exchange_ts <= clock[0] + self.config.gap_seconds:
+            clock[0] = exchange_ts  # the common case, inline: in order, no jump held
+            if last[0] is None or exchange_ts > last[0]:
+                last[0] = exchange_ts
+            last[1] = e.get("received_at", 0.0)
+            return
         if clock is None and len(self.feed_clock) < self.config.max_tracked_symbols:
             clock = self.feed_clock[symbol] = [None, None]
         if clock is None:  # untracked symbol (past limits.max_tracked_symbols): no gap or outlier logic
@@ -553,14 +562,11 @@ class TradingState:
             if outlier:
                 _inc(self.outliers, label)
             confirmed = clock[0]
-        if outcome == LATE:
-            self._late_event(e)
-        last = self.last_tick.get(label)
-        if last is None:
-            last = self.last_tick[label] = [None, 0.0]
         if confirmed is not None and (last[0] is None or confirmed > last[0]):
             last[0] = confirmed
-        if outcome != LATE:  # a late tick is not fresh data
+        if outcome == LATE:
+            self._late_event(e)
+        else:  # a late tick is not fresh data
             last[1] = e.get("received_at", 0.0)
 
     def _heartbeat(self, e: dict[str, Any]) -> None:
