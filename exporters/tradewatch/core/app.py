@@ -20,7 +20,7 @@ from tradewatch.core import config as cfg
 from tradewatch.core import logging as twlog
 from tradewatch.core.errors import init_sentry
 from tradewatch.core.health import CollectorGroup, MetricSource, Readiness, SelfMetrics
-from tradewatch.core.http import ExporterHTTPServer
+from tradewatch.core.http import DEFAULT_REQUEST_TIMEOUT, ExporterHTTPServer
 
 log = twlog.get_logger("tradewatch.app")
 
@@ -35,6 +35,9 @@ def common_settings(default_port: int) -> list[cfg.Setting]:
         cfg.Setting("http.port", cfg.integer(0, 65535), default_port, "TCP port for /metrics and the API."),
         cfg.Setting("http.max_body_bytes", cfg.integer(1024, 1 << 30), 16 * 1024 * 1024,
                     "Largest request body accepted (413 above)."),
+        cfg.Setting("http.request_timeout", cfg.duration(0.1, 3600), DEFAULT_REQUEST_TIMEOUT,
+                    "Once a request starts arriving, its line, headers and body must be in within this "
+                    "time, or the connection is closed (slow clients cannot hold threads)."),
         cfg.Setting("log.level", cfg.choice("debug", "info", "warning", "error"), "info", "Log level."),
         cfg.Setting("log.redact_account_ids", cfg.csv_list(), [],
                     "Account IDs masked in logs and error reports."),
@@ -92,7 +95,8 @@ class Exporter:
         ProcessCollector(registry=self.registry)
         self.readiness = Readiness()
         self.http = ExporterHTTPServer(name, self.registry, self.readiness, self.self_metrics,
-                                       max_body_bytes=config["http.max_body_bytes"])
+                                       max_body_bytes=config["http.max_body_bytes"],
+                                       request_timeout=config["http.request_timeout"])
         self._tasks: list[Periodic] = []
         self._stoppers: list[Callable[[], None]] = []
         self._stopped = threading.Event()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import html
+import io
 import re
 import threading
 import time
@@ -26,11 +27,12 @@ from prometheus_client.openmetrics import exposition as _openmetrics
 from prometheus_client.registry import CollectorRegistry
 
 from tradewatch.core.health import Readiness, SelfMetrics
-from tradewatch.core.logging import get_logger
+from tradewatch.core.logging import get_logger, json_bytes
 
 log = get_logger("tradewatch.http")
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+DEFAULT_REQUEST_TIMEOUT = 60.0  # seconds for a whole request to arrive, once it has begun
 
 # prometheus_client 0.26's OpenMetrics writer escapes every sample name character by character
 # (a third of a scrape's CPU). For names that are already valid label-style names the result
@@ -67,7 +69,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: Any, **headers: str) -> Response:
-        return cls(status, orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), "application/json", headers)
+        return cls(status, json_bytes(payload, orjson.OPT_SERIALIZE_NUMPY), "application/json", headers)
 
 
 Handler = Callable[[Request], Response]
@@ -84,26 +86,81 @@ class HTTPError(Exception):
 
 
 def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
-    """Undo Content-Encoding gzip/deflate without letting a small bomb expand past ``limit``."""
+    """Undo Content-Encoding gzip/deflate without letting a small bomb expand past ``limit``.
+
+    Every gzip member is taken (``cat a.gz b.gz`` is one valid gzip stream); a stream cut short (no
+    end, no CRC) or followed by anything but another member is a 400, never a silent partial body.
+    """
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return raw
     if encoding not in ("gzip", "deflate"):
         raise HTTPError(415, f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or none")
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-    try:
+    parts: list[bytes] = []
+    size = 0
+    data = raw
+    while True:
         d = zlib.decompressobj(wbits)
-        out = d.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        raise HTTPError(400, f"body is not valid {encoding} data: {exc}") from None
-    if len(out) > limit or d.unconsumed_tail:
-        raise HTTPError(413, f"decompressed body exceeds the limit of {limit} bytes")
-    return out
+        try:
+            out = d.decompress(data, limit + 1 - size)
+        except zlib.error as exc:
+            raise HTTPError(400, f"body is not valid {encoding} data: {exc}") from None
+        size += len(out)
+        if size > limit or d.unconsumed_tail:
+            raise HTTPError(413, f"decompressed body exceeds the limit of {limit} bytes")
+        parts.append(out)
+        if not d.eof:
+            raise HTTPError(400, f"{encoding} body is truncated (no end of stream or checksum)")
+        data = d.unused_data
+        if not data:
+            break
+        if encoding != "gzip" or not data.startswith(b"\x1f\x8b"):
+            raise HTTPError(400, f"{len(data)} bytes of trailing data after the {encoding} stream")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The receiving side of a connection. Each recv waits at most ``idle`` seconds (an idle
+    keep-alive connection is closed), and once a request has begun arriving, the whole request (line,
+    headers, body) must be in within ``budget`` seconds: a client trickling a byte now and then
+    (slowloris) cannot hold a thread for ever."""
+
+    def __init__(self, sock: Any, idle: float, budget: float):
+        self.sock = sock
+        self.idle = idle
+        self.budget = budget
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        timeout = self.idle
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"request not received within {self.budget:g} s")
+            timeout = min(timeout, left)
+        self.sock.settimeout(timeout)
+        n = self.sock.recv_into(buffer)
+        if n and self.deadline is None:
+            self.deadline = time.monotonic() + self.budget
+        return n
+
+    def request_read(self) -> None:
+        """The request is in: the next one gets its own deadline; sending waits up to ``idle``."""
+        self.deadline = None
+        self.sock.settimeout(self.idle)
 
 
 class _QuietServer(ThreadingHTTPServer):
     """socketserver prints a traceback to stderr for every connection error; a client that hangs up
     mid-request is routine, so those go to the debug log and anything else to the JSON log."""
+
+    # The standard library listens with a backlog of 5: 200 simultaneous connects got 130 resets.
+    # The kernel caps it at net.core.somaxconn (4096 on current kernels).
+    request_queue_size = 1024
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -126,8 +183,10 @@ class ExporterHTTPServer:
         self_metrics: SelfMetrics,
         *,
         max_body_bytes: int = DEFAULT_MAX_BODY,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ):
         self.name = name
+        self.request_timeout = request_timeout
         self.registry = registry
         self.readiness = readiness
         self.self_metrics = self_metrics
@@ -208,6 +267,37 @@ class ExporterHTTPServer:
             def log_message(self, fmt: str, *args: Any) -> None:  # access logs at debug only
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                self.rfile.close()  # replaced by a reader that enforces the per-request deadline
+                self._reader = _DeadlineReader(self.connection, self.timeout, outer.request_timeout)
+                self.rfile = io.BufferedReader(self._reader)
+
+            def __getattr__(self, name: str) -> Any:
+                # Any method (PATCH, OPTIONS, TRACE, CONNECT, made-up ones) gets the routing answer,
+                # a JSON 405 with Allow (or 404), not the standard library's 501 HTML page.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # The standard library answers a malformed request (400, 414, 431, ...) with HTML.
+                short = self.responses.get(code, ("Error", ""))[0]
+                body = json_bytes({"error": message or short, "status": code})
+                self.close_connection = True
+                if self.request_version == "HTTP/0.9":  # an unparseable version: answer with a status line
+                    self.request_version = "HTTP/1.0"
+                try:
+                    self.send_response(code, short)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
             def _handle(self) -> None:
                 outer._enter()
                 try:
@@ -223,19 +313,22 @@ class ExporterHTTPServer:
                     try:
                         body = self._read_body(headers)
                     except (ConnectionError, TimeoutError) as exc:
-                        # The client went away before sending its body: nothing to answer or count.
+                        # The client went away (or trickled past the deadline) before its body was in.
                         self.close_connection = True
                         log.debug("client dropped before its body arrived", path=split.path, error=str(exc))
                         return
+                    except HTTPError as exc:
+                        if exc.status == 413 and outer.on_too_large is not None:
+                            outer.on_too_large(split.path)
+                        raise
+                    self._reader.request_read()
                     request = Request(self.command, split.path, parse_qs(split.query), headers, body,
                                       self.client_address[0] if self.client_address else "")
                     response = outer._dispatch(request)
                 except HTTPError as exc:
                     response = Response.json(exc.status, exc.payload, **exc.headers)
-                    if exc.status in (411, 413):
+                    if exc.status in (400, 411, 413):  # the body may not have been read: stop here
                         self.close_connection = True
-                    if exc.status == 413 and outer.on_too_large is not None:
-                        outer.on_too_large(split.path)
                 except Exception as exc:
                     outer.self_metrics.errors.labels("http_handler").inc()
                     log.error("request handler failed", path=split.path, method=self.command,
@@ -246,7 +339,9 @@ class ExporterHTTPServer:
                           duration_seconds=round(time.perf_counter() - start, 6))
 
             def _read_body(self, headers: dict[str, str]) -> bytes:
-                if self.command not in ("POST", "PUT"):
+                # Whatever the method, a body is read (or refused), so it is never taken for the
+                # next request on the connection.
+                if "content-length" not in headers and "transfer-encoding" not in headers:
                     return b""
                 if "chunked" in headers.get("transfer-encoding", "").lower():
                     raise HTTPError(411, "chunked bodies are not accepted; send Content-Length")

@@ -70,8 +70,20 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return get_redactor().event_dict(event)
 
 
+def json_bytes(value: Any, option: int = 0) -> bytes:
+    """orjson's JSON, or, when a string holds a lone UTF-16 surrogate (which orjson cannot encode), the
+    standard library's with that surrogate escaped as ``\\udXXX``: a log line or an error answer must
+    never fail because of what a client sent."""
+    try:
+        return orjson.dumps(value, default=str, option=option)
+    except TypeError:
+        import json
+
+        return json.dumps(value, default=str, ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def _orjson_dumps(event: dict[str, Any], **_: Any) -> bytes:
-    return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS)
+    return json_bytes(event, orjson.OPT_NON_STR_KEYS)
 
 
 def _shared_processors() -> list[Any]:
