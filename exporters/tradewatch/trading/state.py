@@ -573,7 +573,10 @@ class TradingState:
         label = self.components(e["component"])
         seen = self.heartbeats.get(label)
         if seen is not None and len(seen) > 2 and e["ts"] < seen[2]:
-            self._late_event(e)  # an old heartbeat says nothing about now, nor about the status
+            # Late (a second sender, a clock stepped back): it still proves the component is sending,
+            # so it refreshes the receipt time the age is computed from, but not the newer status.
+            self._late_event(e)
+            seen[0] = max(seen[0], e.get("received_at", 0.0))
             return
         self.heartbeats[label] = [e.get("received_at", 0.0), e["status"], e["ts"]]
 
