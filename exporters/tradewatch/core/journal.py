@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from tradewatch.core.logging import get_logger
@@ -48,6 +49,39 @@ FSYNC_POLICIES = ("always", "batch", "interval", "never")
 SNAPSHOT = "snapshot.json"
 _FILE = re.compile(r"^journal-(\d{8})\.jsonl$")
 _CHUNK = 4 * 1024 * 1024
+
+
+# JSON has no inf/NaN and orjson writes them as null: a fold that summed two finite -1e308 would
+# come back from its snapshot with None where a float was. Non-finite floats are written as this
+# one-key object instead (no fold snapshot has such a key) and turned back into floats on load.
+_NONFINITE = "__float__"
+_SPECIAL = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def _encode_nonfinite(value: Any) -> Any:
+    cls = value.__class__
+    if cls is dict:
+        return {k: _encode_nonfinite(v) for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [_encode_nonfinite(v) for v in value]
+    if isinstance(value, float):  # numpy's float64 too
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return value
+        return {_NONFINITE: "nan" if value != value else ("inf" if value > 0 else "-inf")}
+    if cls is np.ndarray and value.dtype.kind == "f" and not np.isfinite(value).all():
+        return _encode_nonfinite(value.tolist())
+    return value
+
+
+def _decode_nonfinite(value: Any) -> Any:
+    cls = value.__class__
+    if cls is dict:
+        if len(value) == 1 and _NONFINITE in value:
+            return _SPECIAL[value[_NONFINITE]]
+        return {k: _decode_nonfinite(v) for k, v in value.items()}
+    if cls is list:
+        return [_decode_nonfinite(v) for v in value]
+    return value
 
 
 class JournalError(OSError):
@@ -133,7 +167,7 @@ class Journal:
                                "from the journal files, if they are complete") from None
         self.generation = covers
         self._snapshot_bytes = len(raw)
-        return doc.get("data")
+        return _decode_nonfinite(doc.get("data"))
 
     def replay(self, apply_batch: Callable[[list[Any]], None]) -> int:
         """Feed the journaled events after the snapshot, in order and in lists, to ``apply_batch``.
@@ -295,7 +329,8 @@ class Journal:
         new_gen = covered + 1
         new_fd = os.open(self._path(new_gen), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            payload = orjson.dumps({"format": 1, "covers": covered, "created": time.time(), "data": data},
+            payload = orjson.dumps({"format": 1, "covers": covered, "created": time.time(),
+                                    "data": _encode_nonfinite(data)},
                                    option=orjson.OPT_SERIALIZE_NUMPY)
             atomic_write(self.directory / SNAPSHOT, payload)
         except BaseException:
