@@ -78,10 +78,10 @@ Handler = Callable[[Request], Response]
 class HTTPError(Exception):
     """Raised by routes for a clean 4xx/5xx with a JSON reason."""
 
-    def __init__(self, status: int, reason: str, *, headers: dict[str, str] | None = None, **extra: Any):
-        super().__init__(reason)
+    def __init__(self, status: int, error: str, /, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(error)
         self.status = status
-        self.payload = {"error": reason, **extra}
+        self.payload = {"error": error, **extra}  # extra may carry a machine-readable "reason"
         self.headers = headers or {}
 
 
