@@ -158,11 +158,10 @@ def test_log_alert_patterns_match_real_log_lines():
     regex = {
         t: re.compile(m.group(1).replace("\\\\", "\\").replace("(?i)", ""), re.I) for t, m in patterns.items() if m
     }
-    assert regex["LogKillSwitch"].search('{"event": "kill switch engaged", "reason": "daily_loss"}')
+    assert "LogKillSwitch" not in regex, "the kill switch is matched as a structured event, not a pattern"
     assert regex["LogOrderRejectedByVenue"].search('{"event": "order rejected by venue", "code": "margin"}')
     assert regex["LogAuthenticationFailure"].search('{"event": "ingest rejected", "reason": "unauthorized"}')
     assert not regex["LogAuthenticationFailure"].search('{"event": "scrape ok", "collector": "cpu"}')
-    assert not regex["LogKillSwitch"].search('{"event": "order filled", "symbol": "BTCUSDT"}')
 
 
 def test_real_exporter_log_lines_carry_the_fields_the_queries_use(tmp_path: Path, pipeline):
@@ -181,5 +180,62 @@ def test_real_exporter_log_lines_carry_the_fields_the_queries_use(tmp_path: Path
     used = set()
     for _, expr in _logql():
         if not expr.startswith("label_values("):
-            used |= logql_grouping_labels(expr) | logql_stream_labels(expr) | logql_pipeline_labels(expr)[0]
+            filters, json_fields = logql_pipeline_labels(expr)
+            used |= logql_grouping_labels(expr) | logql_stream_labels(expr) | (filters - json_fields)
     assert used <= set(entry.labels) | set(entry.metadata)
+
+
+def _logql_model():
+    if "logql_model" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("logql_model", ROOT / "tests" / "logs" / "logql_model.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["logql_model"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["logql_model"]
+
+
+def test_log_kill_switch_matches_the_structured_event_only():
+    """A real line of the trading exporter's kill switch event matches; lines that only mention it
+    (the unknown-type warning listing the known types, prose) do not."""
+    import io
+
+    from tradewatch.trading.safetylog import SafetyEventLog
+
+    class Fold:
+        def apply(self, event):
+            pass
+
+    buffer = io.BytesIO()
+    twlogging.setup("trading-exporter", "info", stream=buffer)
+    SafetyEventLog(Fold(), live=lambda: True).apply(
+        {"type": "kill_switch", "event_id": "k1", "account": "a", "active": True, "reason": "manual"})
+    twlogging.get_logger("tradewatch.ingest").warning(
+        "event rejected", message="unknown event type 'bogus'; known: circuit_breaker, decision, "
+        "heartbeat, kill_switch, market_data")
+    twlogging.get_logger("bot").warning("kill switch engaged by hand?")
+    engaged, mention, prose = buffer.getvalue().decode().splitlines()[-3:]
+    expr = next(r for r in log_rules() if r["title"] == "LogKillSwitch")["data"][0]["model"]["expr"]
+    pipeline = _alloy_module().Pipeline.from_config()
+    model = _logql_model()
+
+    def fires(line: str) -> bool:
+        entry = pipeline.apply(line)
+        return model.matches(expr, line, entry.labels, entry.metadata)
+
+    assert fires(engaged)
+    assert not fires(mention) and not fires(prose)
+
+
+def test_correlation_trail_is_empty_until_an_id_is_entered():
+    """With the text box empty the trail showed every line without an ID (156 of 169)."""
+    (query,) = [q for q in queries() if q.language == "logql" and "correlation_id" in q.expr
+                and q.kind != "variable" and "Correlation" in q.where]
+    model = _logql_model()
+    labels = {"service": "trading-exporter", "level": "info"}
+    lines = [("without an ID", {"logger": "x"}), ("with one", {"logger": "x", "correlation_id": "abc"})]
+    shown = {text for text, md in lines if model.matches(query.expr, text, labels, md, {"correlation_id": ""})}
+    assert shown == set()
+    shown = {text for text, md in lines if model.matches(query.expr, text, labels, md, {"correlation_id": "abc"})}
+    assert shown == {"with one"}
+    old = '{service=~".+"} | correlation_id = "$correlation_id"'
+    assert model.matches(old, "without an ID", labels, {"logger": "x"}, {"correlation_id": ""}), "can fail"

@@ -3,9 +3,14 @@
 :func:`parse_alloy` reads the subset of the Alloy configuration syntax the file uses (blocks with
 optional string labels, attributes whose values are strings, booleans, numbers, lists, objects or
 other expressions kept as text). :class:`Pipeline` takes the ``loki.process`` component's
-``stage.json``, ``stage.labels``, ``stage.structured_metadata`` and ``stage.timestamp`` blocks and
-does to one log line what Alloy does: the tests feed it real exporter output, so a change on either
-side (the config or the log shape) breaks them.
+``stage.json``, ``stage.regex``, ``stage.template``, ``stage.replace``, ``stage.labels``,
+``stage.structured_metadata`` and ``stage.timestamp`` blocks and does to one log line what Alloy
+does: the tests feed it real exporter output and other programs' logfmt and plain-text lines, so a
+change on either side (the config or the log shape) breaks them.
+
+As in Alloy, the extracted map starts with the entry's stream labels (``container``,
+``compose_service``), a template that renders empty removes its key, and ``stage.labels`` sets only
+keys present. Only the forms the config uses are modelled; anything else raises NotImplementedError.
 """
 
 from __future__ import annotations
@@ -227,6 +232,65 @@ class Entry:
     timestamp: datetime | None  # None: Alloy keeps the time Docker recorded
 
 
+# {{ or .a .b "" }} or {{ or .a .b "" | ToLower }}: the first non-empty value, else nothing.
+_TEMPLATE_OR = re.compile(r'^\{\{ or ((?:\.[A-Za-z_][A-Za-z0-9_]* )+)"" (\| ToLower )?\}\}$')
+# Stages between stage.json and stage.labels that transform the extracted map, in file order.
+_TRANSFORMS = ("stage.regex", "stage.template", "stage.replace")
+
+
+@dataclass
+class Step:
+    """One stage.regex / stage.template / stage.replace block."""
+
+    kind: str
+    source: str | None = None
+    pattern: re.Pattern[str] | None = None
+    names: tuple[str, ...] = ()     # template: the keys tried in order
+    lower: bool = False
+    replace: str = ""
+
+    @classmethod
+    def of(cls, block: Block) -> Step:
+        a = block.attributes
+        if block.name == "stage.regex":
+            if a.get("source"):
+                raise NotImplementedError("stage.regex on an extracted value")
+            return cls("regex", pattern=re.compile(a["expression"]))
+        if block.name == "stage.template":
+            m = _TEMPLATE_OR.match(a["template"])
+            if not m:
+                raise NotImplementedError(f"template {a['template']!r} is not modelled")
+            names = tuple(n.lstrip(".") for n in m.group(1).split())
+            return cls("template", source=a["source"], names=names, lower=bool(m.group(2)))
+        pattern = re.compile(a["expression"])
+        if pattern.groups != 1 or "{{" in a["replace"]:
+            raise NotImplementedError("stage.replace: one group and a literal replacement are modelled")
+        return cls("replace", source=a.get("source") or None, pattern=pattern, replace=a["replace"])
+
+    def run(self, extracted: dict[str, Any], line: str) -> None:
+        if self.kind == "regex":
+            m = self.pattern.search(line)
+            if m:  # Alloy sets every named group of a match, "" for one that did not take part
+                extracted.update({k: v or "" for k, v in m.groupdict().items()})
+        elif self.kind == "template":
+            value = next((str(extracted[n]) for n in self.names if extracted.get(n) not in (None, "")), "")
+            value = value.lower() if self.lower else value
+            if value:
+                extracted[self.source] = value
+            else:
+                extracted.pop(self.source, None)
+        else:
+            if self.source is None:
+                raise NotImplementedError("stage.replace on the line")
+            if self.source in extracted:
+                value = str(extracted[self.source])
+                out, pos = [], 0
+                for m in self.pattern.finditer(value):
+                    out += [value[pos:m.start(1)], self.replace]
+                    pos = m.end(1)
+                extracted[self.source] = "".join(out) + value[pos:]
+
+
 @dataclass
 class Pipeline:
     expressions: dict[str, str]
@@ -236,6 +300,7 @@ class Pipeline:
     timestamp_source: str
     timestamp_format: str
     timestamp_on_failure: str
+    steps: list[Step] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, text: str | None = None, component_label: str | None = None) -> Pipeline:
@@ -249,6 +314,12 @@ class Pipeline:
                 raise NotImplementedError(f"{key}: only plain field names are modelled, not {expression!r}")
         labels = process.block("stage.labels").attributes["values"]
         metadata = process.block("stage.structured_metadata").attributes["values"]
+        order = [b.name for b in process.blocks]
+        between = order[order.index("stage.json") + 1:order.index("stage.labels")]
+        if any(name not in _TRANSFORMS for name in between) or any(
+                b.name in _TRANSFORMS for b in process.blocks[order.index("stage.labels"):]):
+            raise NotImplementedError(f"only {_TRANSFORMS} between stage.json and stage.labels are modelled")
+        steps = [Step.of(b) for b in process.blocks if b.name in _TRANSFORMS]
         return cls(
             expressions={k: (v or k) for k, v in expressions.items()},
             drop_malformed=stage_json.attributes.get("drop_malformed", False),
@@ -257,18 +328,25 @@ class Pipeline:
             timestamp_source=timestamp.attributes["source"],
             timestamp_format=timestamp.attributes["format"],
             timestamp_on_failure=timestamp.attributes.get("action_on_failure", "fudge"),
+            steps=steps,
         )
 
-    def apply(self, line: str) -> Entry | None:
-        """What reaches Loki for one line (None: dropped)."""
+    def apply(self, line: str, stream: dict[str, str] | None = None) -> Entry | None:
+        """What reaches Loki for one line (None: dropped); ``stream``: the labels the entry arrives
+        with (``container``, ``compose_service`` from the relabel rules). ``labels`` of the result
+        are the ones this component sets."""
+        extracted: dict[str, Any] = dict(stream or {})
         try:
             document = json.loads(line)
         except ValueError:
             document = None
-        if not isinstance(document, dict):
-            return None if self.drop_malformed else Entry(line, {}, {}, None)
-        extracted = {key: document[path] for key, path in self.expressions.items()
-                     if document.get(path) is not None}
+        if isinstance(document, dict):
+            extracted.update({key: document[path] for key, path in self.expressions.items()
+                              if document.get(path) is not None})
+        elif self.drop_malformed:
+            return None
+        for step in self.steps:
+            step.run(extracted, line)
         labels = {name: str(extracted[src]) for name, src in self.labels.items() if src in extracted}
         metadata = {name: str(extracted[src]) for name, src in self.metadata.items() if src in extracted}
         timestamp = None

@@ -173,6 +173,12 @@ def process_logs(tmp_path_factory) -> dict[str, list[str]]:
                 good = {"type": "heartbeat", "ts": now, "event_id": f"{process.name}-1", "component": "bot",
                         "status": "healthy"}
                 _post(port, b"\n".join([json.dumps(good).encode(), b"{not json", b'{"type": "bogus"}']))
+            if process.name == "trading-exporter":
+                # Engaged, engaged again (no new announcement), released.
+                _post(port, b"\n".join(json.dumps(
+                    {"type": "kill_switch", "ts": datetime.now(UTC).isoformat(), "event_id": f"ks-{i}",
+                     "account": "desk-a", "active": active, "reason": "daily_loss"}).encode()
+                    for i, active in enumerate((True, True, False))))
         # The demo trading system, as compose runs it, sending to the exporters above for a moment.
         simulator = _Process("simulator", [
             "simulate", "--log-level", "debug", "--duration", "1.5", "--warmup", "0.5", "--rate", "4",
@@ -183,6 +189,14 @@ def process_logs(tmp_path_factory) -> dict[str, list[str]]:
         processes.append(simulator)
     finally:
         logs = {process.name: process.stop() for process in processes}
+    # The trading exporter again on the same journal: the replay must not announce old halts.
+    name = "trading-exporter"
+    again = _Process(name, [name, "--port", "0", "--listen-address", "127.0.0.1"],
+                     dict(env, TRADEWATCH_JOURNAL_PATH=str(home / f"{name}-journal")))
+    try:
+        again.wait_for("exporter listening")
+    finally:
+        logs["trading-exporter-restarted"] = again.stop()
     logs["_started"] = [started.isoformat()]
     return logs
 
@@ -279,17 +293,62 @@ def test_tracebacks_stay_inside_one_json_line(pipeline: Pipeline, client_lines: 
 
 # ------------------------------------------------------------------ what is not ours passes through
 
-@pytest.mark.parametrize("line", [
-    'level=warn ts=2026-11-21T07:00:00.000Z caller=compactor.go:123 msg="compaction done"',
-    "Traceback (most recent call last):",
-    "[1, 2, 3]",
-    '"just a string"',
-    "",
+LOKI_STREAM = {"container": "tradewatch-loki-1", "compose_service": "loki"}
+
+
+@pytest.mark.parametrize(("line", "level"), [
+    ('level=warn ts=2026-11-21T07:00:00.000Z caller=compactor.go:123 msg="compaction done"', "warning"),
+    ('logger=context userId=0 orgId=1 uname=admin t=2026-11-21T07:00:00Z level=error msg="x"', "error"),
+    ('time=2026-11-21T07:00:00.000Z level=INFO source=main.go:1 msg="Server is ready"', "info"),
+    ('ts=2026-11-21T07:00:00Z level=debug msg="flushing"', "debug"),
+    ('level="critical" msg="out of disk"', "critical"),
+    ("2026/11/21 07:00:00 [error] 7#7: *1 open() failed", "error"),
+    ("2026/11/21 07:00:00 [notice] 1#1: start worker processes", "info"),
+    ('INFO:     127.0.0.1:5000 - "GET / HTTP/1.1" 200 OK', "info"),
+    ("2026-11-21 07:00:00 WARN  disk almost full", "warning"),
+    ("panic: runtime error: index out of range [3] with length 3", None),  # lower case: not a level word
+    ("no error in this sentence", None),
+    ("Traceback (most recent call last):", None),
+    ("[1, 2, 3]", None),
+    ('"just a string"', None),
+    ("", None),
 ])
-def test_non_json_lines_pass_through_unlabelled(pipeline: Pipeline, line: str) -> None:
-    entry = pipeline.apply(line)
+def test_non_json_lines_get_their_container_as_service_and_a_level_when_stated(
+        pipeline: Pipeline, line: str, level: str | None) -> None:
+    entry = pipeline.apply(line, LOKI_STREAM)
     assert entry is not None, "dropped"
-    assert entry.line == line and entry.labels == {} and entry.timestamp is None
+    assert entry.line == line and entry.timestamp is None
+    expected = {"service": "loki"} | ({"level": level} if level else {})
+    assert entry.labels == expected
+
+
+def test_the_container_name_serves_when_there_is_no_compose_service(pipeline: Pipeline) -> None:
+    entry = pipeline.apply("ERROR something broke", {"container": "mybot"})
+    assert entry.labels == {"service": "mybot", "level": "error"}
+    assert pipeline.apply("ERROR something broke").labels == {"level": "error"}, "no stream: no service"
+
+
+def test_a_json_line_keeps_its_own_service_and_level(pipeline: Pipeline) -> None:
+    """The JSON fields win over the container and over words in the message; other programs' levels
+    are brought to the same five words."""
+    ours = {"timestamp": "2026-11-21T07:00:00.000Z", "level": "info", "service": "trading-exporter",
+            "logger": "x", "event": "saw level=error and ERROR in a message"}
+    assert pipeline.apply(json.dumps(ours), LOKI_STREAM).labels == {"service": "trading-exporter", "level": "info"}
+    theirs = {"level": "WARN", "msg": "slow"}
+    assert pipeline.apply(json.dumps(theirs), LOKI_STREAM).labels == {"service": "loki", "level": "warning"}
+
+
+def test_levels_of_every_line_stay_in_the_five_words(pipeline: Pipeline) -> None:
+    """Parsed from text, only known words become a level; a JSON level (taken as the program wrote
+    it) is brought to the five words when it is a common synonym."""
+    synonyms = ["debug", "dbug", "trace", "info", "notice", "warn", "warning", "error", "eror", "err",
+                "crit", "critical", "fatal", "panic", "alert", "emerg", "INFO", "Warning"]
+    for word in [*synonyms, "verbose", "http", "silly"]:
+        for line in (f"level={word} msg=x", f"[{word}] x", f"{word.upper()} x"):
+            level = pipeline.apply(line, LOKI_STREAM).labels.get("level")
+            assert level is None or level in LEVELS, (line, level)
+    for word in synonyms:
+        assert pipeline.apply(json.dumps({"level": word}), LOKI_STREAM).labels["level"] in LEVELS, word
 
 
 def test_json_line_with_a_bad_timestamp_keeps_docker_time(pipeline: Pipeline) -> None:
@@ -357,3 +416,53 @@ def test_grafana_log_queries_select_on_labels_the_pipeline_sets() -> None:
                 continue
             for name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)", selector):
                 assert name in produced, f"Loki query selects on {name!r}, which no stage sets: {query}"
+
+
+# ------------------------------------------------------------------ LogKillSwitch: the event, not the word
+
+def _kill_switch_rule() -> str:
+    from tradewatch.dashboards.logalerts import RULES
+
+    (rule,) = [r for r in RULES if r.title == "LogKillSwitch"]
+    return rule.expr
+
+
+def _selected(pipeline: Pipeline, expr: str, lines: list[str]) -> list[dict]:
+    from logql_model import matches
+
+    out = []
+    for line in lines:
+        entry = pipeline.apply(line, {"container": "tradewatch-trading-exporter-1"})
+        if entry is not None and matches(expr, line, entry.labels, entry.metadata):
+            out.append(json.loads(line))
+    return out
+
+
+def test_engaging_the_kill_switch_is_logged_once_as_a_structured_event(process_logs: dict) -> None:
+    from tradewatch.trading.safetylog import KILL_SWITCH_ENGAGED, KILL_SWITCH_RELEASED
+
+    records = [json.loads(line) for line in process_logs["trading-exporter"] if line.startswith("{")]
+    engaged = [r for r in records if r["event"] == KILL_SWITCH_ENGAGED]
+    released = [r for r in records if r["event"] == KILL_SWITCH_RELEASED]
+    assert len(engaged) == 1, "engaged twice in a row is one engagement"
+    assert engaged[0]["level"] == "warning" and engaged[0]["account"] == "desk-a"
+    assert engaged[0]["reason"] == "daily_loss" and engaged[0]["event_id"] == "ks-0"
+    assert len(released) == 1 and released[0]["level"] == "info"
+
+
+def test_log_kill_switch_fires_on_the_event_and_not_on_a_word(pipeline: Pipeline, process_logs: dict) -> None:
+    """The rejected 'bogus' type logs a warning listing the known types, kill_switch among them:
+    that line used to page the desk (critical, for 0s)."""
+    lines = [line for line in process_logs["trading-exporter"] if line.strip()]
+    mentions = [line for line in lines if "kill_switch" in line and "unknown event type" in line]
+    assert mentions, "the exporter no longer names the known types when it rejects an unknown one"
+    selected = _selected(pipeline, _kill_switch_rule(), lines)
+    assert [r["event"] for r in selected] == ["kill_switch_engaged"]
+    old = 'sum by (service) (count_over_time({level=~"warning|error|critical"} |~ "(?i)kill[ _-]?switch" [5m]))'
+    assert _selected(pipeline, old, mentions), "the old rule matched the mention (the test can fail)"
+
+
+def test_a_restart_does_not_announce_old_halts(pipeline: Pipeline, process_logs: dict) -> None:
+    lines = [line for line in process_logs["trading-exporter-restarted"] if line.strip()]
+    assert any('"journal replayed"' in line for line in lines)
+    assert _selected(pipeline, _kill_switch_rule(), lines) == []

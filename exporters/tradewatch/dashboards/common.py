@@ -27,6 +27,8 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
+from tradewatch.devstack.render import RUNBOOK_BASE
+
 # Fixed datasource UIDs; grafana/provisioning/datasources/datasources.yml declares the same ones.
 PROMETHEUS_UID = "prometheus"
 LOKI_UID = "loki"
@@ -52,7 +54,7 @@ TAG = "tradewatch"
 
 # Where the runbooks are published. Grafana does not serve the repository, so links need an
 # absolute base; override with `tradewatch dashboards --runbook-base`.
-DEFAULT_RUNBOOK_BASE = "https://github.com/tradewatch/tradewatch/blob/main/docs/runbooks/"
+DEFAULT_RUNBOOK_BASE = RUNBOOK_BASE + "/"  # the rules' runbook base (tradewatch.devstack.render)
 
 
 def docs_base(runbook_base: str) -> str:

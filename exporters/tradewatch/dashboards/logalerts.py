@@ -1,10 +1,10 @@
 """Grafana-managed alert rules on Loki (written to grafana/provisioning/alerting/log-rules.yml).
 
-Prometheus cannot see log lines, so these three kinds of alert live in Grafana: a burst of error
-lines per service, an exception storm (Python tracebacks), and critical log patterns (kill switch,
-order rejected by the venue, authentication failure). Each rule is a Loki instant query, a reduce
-and a threshold expression (``__expr__``); labels ``severity`` and ``team`` route them through the
-same notification policy tree as Prometheus' alerts.
+Prometheus cannot see log lines, so these alerts live in Grafana: a burst of error lines per
+service, an exception storm (Python tracebacks), critical log patterns (order rejected by the venue,
+authentication failure) and a kill switch engaging (the structured event the trading exporter logs).
+Each rule is a Loki instant query, a reduce and a threshold expression (``__expr__``); labels
+``severity`` and ``team`` route them through the same notification policy tree as Prometheus' alerts.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradewatch.dashboards.common import DEFAULT_RUNBOOK_BASE, LOKI_UID, UIDS, docs_base
+from tradewatch.trading.safetylog import KILL_SWITCH_ENGAGED
 
 FOLDER = "Platform"
 WINDOW_SECONDS = 300
@@ -58,16 +59,20 @@ RULES = (
         f"More than {EXCEPTION_STORM_LINES} Python tracebacks in 5 minutes from one service.",
         "LogExceptionStorm",
     ),
+    # The structured event the trading exporter logs when a kill switch engages
+    # (tradewatch.trading.safetylog), matched as a field: a line that only mentions the word (an
+    # unknown event type listing the known ones) pages nobody. The line filter only narrows the scan.
     LogRule(
         "tw-log-kill-switch",
         "LogKillSwitch",
-        'sum by (service) (count_over_time({level=~"warning|error|critical"} |~ "(?i)kill['
-        ' _-]?switch" [5m]))',
+        f'sum by (service) (count_over_time({{service=~".+"}} |= "{KILL_SWITCH_ENGAGED}" | json event'
+        f' | event="{KILL_SWITCH_ENGAGED}" [5m]))',
         0,
         "critical",
         "trading",
-        "Kill switch mentioned in {{ $labels.service }} logs",
-        "A warning-or-worse log line mentions the kill switch: check whether trading was halted.",
+        "Kill switch engaged ({{ $labels.service }} logs)",
+        f'A log line with event="{KILL_SWITCH_ENGAGED}": a kill switch engaged and trading is halted on '
+        "its account.",
         "LogKillSwitch",
     ),
     LogRule(

@@ -315,7 +315,8 @@ def logs(ctx: Context) -> db.Dashboard:
             db.TextBoxVariable("correlation_id")
             .label("Correlation ID")
             .description(
-                "Correlation ID (structured metadata) to follow one request or event across services."
+                "Correlation ID (structured metadata) to follow one request or event across services; "
+                "the 'Correlation ID trail' panel stays empty until one is entered."
             ),
             db.TextBoxVariable("search")
             .label("Line contains")
@@ -378,8 +379,11 @@ def logs(ctx: Context) -> db.Dashboard:
         log_panel(
             "Correlation ID trail",
             "Every line, from any service, carrying the correlation ID entered above "
-            "(structured metadata correlation_id).",
-            [lq('{service=~".+"} | correlation_id = "$correlation_id"', max_lines=1000)],
+            "(structured metadata correlation_id). Empty until an ID is entered: a line without an ID "
+            "is never shown here.",
+            # `!= ""` first: with an empty text box `= "$correlation_id"` alone would select every
+            # line that has no ID at all.
+            [lq('{service=~".+"} | correlation_id != "" | correlation_id = "$correlation_id"', max_lines=1000)],
         )
     )
     return board

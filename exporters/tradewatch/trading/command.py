@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tradewatch.core import config as cfg
 from tradewatch.core.app import Exporter
-from tradewatch.core.ingest import ingestor_from_config, mount_ingest, read_token
+from tradewatch.core.ingest import EventIngestor, ingestor_from_config, mount_ingest, read_token
 from tradewatch.core.logging import get_logger
 from tradewatch.core.tail import Tailer
 from tradewatch.core.validate import TimeWindow
 from tradewatch.trading.collector import TradingStateCollector
 from tradewatch.trading.events import trading_validator
+from tradewatch.trading.safetylog import SafetyEventLog
 from tradewatch.trading.settings import TradingConfig, settings
 from tradewatch.trading.state import TradingState
 
@@ -23,11 +26,20 @@ NAME = "trading-exporter"
 
 
 def build(config: cfg.Config) -> Exporter:
+    return assemble(config)[0]
+
+
+def assemble(config: cfg.Config, clock: Callable[[], float] = time.time) -> tuple[Exporter, EventIngestor]:
+    """The exporter and its ingestor. ``clock``: the wall clock of receipt times and ages (a
+    simulated one for the rule tests' series, tradewatch.devstack.series)."""
     exporter = Exporter(NAME, config)
     state = TradingState(TradingConfig.from_config(config))
+    fold = SafetyEventLog(state)  # logs kill switch changes as structured events (LogKillSwitch)
     ingestor = ingestor_from_config(
-        config, trading_validator(TimeWindow.from_config(config)), state, errors=exporter.errors
+        config, trading_validator(TimeWindow.from_config(config)), fold, errors=exporter.errors
     )
+    fold.live = lambda: ingestor.started
+    ingestor.clock = clock
     try:
         token = read_token(config)
     except cfg.ConfigError as exc:
@@ -38,7 +50,7 @@ def build(config: cfg.Config) -> Exporter:
             "when the exporter listens beyond loopback"
         )
     mount_ingest(exporter, ingestor, token=token)
-    exporter.add_collector("trading", TradingStateCollector(state, ingestor.lock))
+    exporter.add_collector("trading", TradingStateCollector(state, ingestor.lock, clock))
     if config["tail.file"]:
         offset_file = config["tail.offset_file"] or str(Path(config["journal.path"]) / "tail.offset")
         tailer = Tailer(
@@ -46,7 +58,7 @@ def build(config: cfg.Config) -> Exporter:
         )
         tailer.start()
         exporter.on_stop(tailer.stop)  # registered after the ingestor: stops first
-    return exporter
+    return exporter, ingestor
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,60 @@
+"""Safety events in the log as structured events, not as words in a message.
+
+The kill switch engaging is logged once, when it happens, as ``event="kill_switch_engaged"`` (and its
+release as ``event="kill_switch_released"``), with the account, strategy, reason and event ID as
+fields. Grafana's LogKillSwitch alert matches that field exactly, so a warning that merely mentions
+the word (``unknown event type 'bogus'; known: ..., kill_switch, ...``) pages nobody. A trading system
+that logs through ``tradewatch.client.logging_setup()`` can log the same event for its own halts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tradewatch.core.logging import get_logger
+from tradewatch.trading.state import DEFAULT as DEFAULT_ACCOUNT
+
+KILL_SWITCH_ENGAGED = "kill_switch_engaged"
+KILL_SWITCH_RELEASED = "kill_switch_released"
+
+log = get_logger("tradewatch.trading.safety")
+
+
+class SafetyEventLog:
+    """Wraps the trading fold: applies every event, then logs a kill switch that changes state.
+
+    Nothing is logged while ``live()`` is false (the journal replay at start-up), so a restart does
+    not re-announce old halts. Everything else is the wrapped fold's (snapshots included)."""
+
+    def __init__(self, fold: Any, live: Callable[[], bool] = lambda: False):
+        self._fold = fold
+        self.live = live
+        self._engaged: dict[str, bool] = {}  # account -> engaged; as many entries as accounts
+
+    def apply(self, event: dict[str, Any]) -> None:
+        self._fold.apply(event)  # raises when the fold cannot apply it: then nothing is announced
+        if event.get("type") == "kill_switch":
+            self._kill_switch(event)
+
+    def _kill_switch(self, event: dict[str, Any]) -> None:
+        account = str(event.get("account") or DEFAULT_ACCOUNT)
+        engaged = event.get("active") is True
+        before = self._engaged.get(account)
+        self._engaged[account] = engaged
+        if before == engaged or (before is None and not engaged) or not self.live():
+            return
+        fields = {
+            "account": account,
+            "strategy": event.get("strategy"),
+            "reason": event.get("reason"),
+            "event_id": event.get("event_id"),
+        }
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if engaged:
+            log.warning(KILL_SWITCH_ENGAGED, **fields)
+        else:
+            log.info(KILL_SWITCH_RELEASED, **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fold, name)
