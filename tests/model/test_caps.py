@@ -175,3 +175,25 @@ def test_counters_exist_from_zero_once_their_labels_are_known():
     for status in ("ok", "error", "timeout", "rate_limited"):
         key = ("tradewatch_ai_calls_total", (("model", "gpt-4o"), ("provider", "openai"), ("status", status)))
         assert m[key] == (status == "ok")
+
+
+def test_windows_from_before_the_fix_are_compared_on_buckets_both_sides_can_tell_apart():
+    # Emulate a snapshot written by the old code: first-seen codebooks capped separately.
+    from tradewatch.model.buffers import Codebook
+
+    state = ModelState(_settings())
+    state.apply_many(_stream(1000, 21))
+    m = state.by_model["m"]
+    first_seen: dict[str, int] = {}
+    for ev in _stream(1000, 21):
+        first_seen[ev["features"]["venue"]] = first_seen.get(ev["features"]["venue"], 0) + 1
+    old_ref = dict(list(first_seen.items())[:50])
+    old_ref[OVERFLOW] = sum(list(first_seen.values())[50:])
+    m.reference.categorical["venue"] = old_ref
+    m.categorical["venue"] = (Codebook(50), m.categorical["venue"][1])
+    m.predicted_book = None  # predictions coded with the model's first-seen classes (cap 20)
+    state.apply_many(_stream(5000, 22, start=T0 + 10_000))
+    assert len(m.reference.predicted_classes) == 30  # the old reference kept every class
+    result = DriftEngine(state, DriftSettings()).run()["m"]
+    assert result.prediction_psi < 0.1  # without common buckets: 0.2
+    assert result.features["venue"].psi < 0.25

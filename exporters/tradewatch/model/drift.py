@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,26 @@ def numeric_drift(reference: np.ndarray, current: np.ndarray, s: DriftSettings) 
 
 
 MIN_EXPECTED = 5.0  # Cochran's rule: chi-square cells expect at least 5 counts
+
+
+def common_buckets(
+    reference: dict[str, int], current: dict[str, int], window_names: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """A value that one side cannot tell apart (it is in that side's ``__overflow__``) goes to
+    ``__overflow__`` on the other side too. A window coded with the reference's values never needs
+    it; windows and references from snapshots written before that (each capped first-seen) do."""
+
+    def fold(counts: dict[str, int], other_full: bool, other: Any) -> dict[str, int]:
+        if not other_full:
+            return counts
+        out: dict[str, int] = {}
+        for name, n in counts.items():
+            key = name if name in other else OVERFLOW
+            out[key] = out.get(key, 0) + n
+        return out
+
+    window_set = set(window_names)
+    return (fold(reference, OVERFLOW in window_set, window_set), fold(current, OVERFLOW in reference, reference))
 
 
 def equalize(reference: dict[str, int], current: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
@@ -180,13 +201,13 @@ def compute(copy: _Copy, s: DriftSettings, now: float) -> ModelDrift:
         features[name] = numeric_drift(ref.numeric[name], values, s)
     for name, (names, codes) in copy.categorical.items():
         counts, missing = _counts(names, codes)
-        features[name] = categorical_drift(ref.categorical[name], counts, missing)
+        features[name] = categorical_drift(*common_buckets(ref.categorical[name], counts, names), missing)
     features, share, dataset = flag(features, s)
     if ref.predicted_values is not None and copy.predicted.dtype != np.int32:
         prediction_psi = stats.psi_numeric(ref.predicted_values, copy.predicted, s.bins)
     elif ref.predicted_classes and copy.predicted.dtype == np.int32:
         counts, _ = _counts(copy.class_names, copy.predicted)
-        expected, counts = equalize(ref.predicted_classes, counts)
+        expected, counts = equalize(*common_buckets(ref.predicted_classes, counts, copy.class_names))
         names = sorted(set(expected) | set(counts))
         prediction_psi = stats.psi_counts(
             np.array([expected.get(n, 0) for n in names]), np.array([counts.get(n, 0) for n in names])
