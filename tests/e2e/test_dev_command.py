@@ -157,3 +157,26 @@ def test_dead_simulator_is_reported_runbooks_resolve_and_fresh_start_is_said(tmp
     proc, out = _start_dev(workdir, "--scenario", "none", "--fresh")
     _stop(proc)
     assert "Fresh start: removed" in out and "prometheus" in out, out
+
+
+def test_readme_client_example_pages_nobody(tmp_path, monkeypatch):
+    """The README's client example, unchanged, against a live stack with no simulator: with every
+    `for` capped at 5 s it raises no trading, model or data alert (host alerts depend on this
+    machine and are not the example's)."""
+    import re
+
+    from tradewatch.devstack.testing import live_stack
+
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "TradeWatchClient" in b]
+    with live_stack(scenarios=(), warmup_seconds=0) as stack:
+        monkeypatch.setenv("TRADEWATCH_TRADING_URL", stack.exporter_url("trading"))
+        monkeypatch.setenv("TRADEWATCH_MODEL_URL", stack.exporter_url("model"))
+        monkeypatch.setenv("HOME", str(tmp_path))
+        exec(compile(block, "README.md", "exec"), {})
+        stack.wait_for('tradewatch_trading_equity{account="readme-demo"}', timeout=30)
+        time.sleep(15)  # 1 s evaluation, `for` capped at 5 s: anything the example causes is firing now
+        raised = [(a["labels"]["alertname"], a["state"]) for a in stack.prometheus_alerts()
+                  if a["labels"].get("team") in ("trading", "ml", "data")]
+        assert raised == [], raised
+        assert stack.query('tradewatch_trading_equity{account="default"}') == []
