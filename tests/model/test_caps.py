@@ -197,3 +197,10 @@ def test_windows_from_before_the_fix_are_compared_on_buckets_both_sides_can_tell
     result = DriftEngine(state, DriftSettings()).run()["m"]
     assert result.prediction_psi < 0.1  # without common buckets: 0.2
     assert result.features["venue"].psi < 0.25
+
+
+def test_a_reference_file_with_a_name_that_is_not_an_identifier_tracks_the_others(tmp_path):
+    path = tmp_path / "ref.csv"
+    path.write_text(",ok," + "z" * 300 + "\n" + "\n".join(f"{i},{i},{i}" for i in range(20)) + "\n")
+    ref = load_reference(path, max_features=10, max_categories=10)
+    assert set(ref.kinds) == {"ok"}

@@ -18,7 +18,11 @@ from typing import Any
 
 import orjson
 
+from tradewatch.core.logging import get_logger
+from tradewatch.core.validate import MAX_STRING
 from tradewatch.model.state import Reference, event_time
+
+log = get_logger("tradewatch.model.reference")
 
 SPECIAL = ("predicted", "ts")
 
@@ -64,8 +68,7 @@ def _rows(path: Path, model: str | None) -> list[dict[str, Any]]:
     return rows
 
 
-def load_reference(path: str | Path, *, max_features: int, max_categories: int,
-                   model: str | None = None) -> Reference:
+def load_reference(path: str | Path, *, max_features: int, max_categories: int, model: str | None = None) -> Reference:
     """Read a reference file into a :class:`Reference` (source ``file``) for ``model``."""
     path = Path(path)
     rows = _rows(path, model)
@@ -77,8 +80,16 @@ def load_reference(path: str | Path, *, max_features: int, max_categories: int,
             try:
                 times.append(event_time(row["ts"]))
             except (TypeError, ValueError):
-                raise ReferenceError(
-                    f"{path}: row {i}: ts {row['ts']!r} is not RFC 3339 or Unix seconds") from None
+                raise ReferenceError(f"{path}: row {i}: ts {row['ts']!r} is not RFC 3339 or Unix seconds") from None
     features = [{k: v for k, v in row.items() if k not in SPECIAL} for row in rows]
+    bad = sorted({k for row in features for k in row if not 0 < len(k) <= MAX_STRING})
+    if bad:  # names become labels: the identifier rules of every other label (not tracked, said once)
+        log.warning(
+            "reference feature names ignored: empty or longer than the label limit",
+            path=str(path),
+            names=[k[:40] for k in bad[:10]],
+            count=len(bad),
+            limit=MAX_STRING,
+        )
     predicted = [row.get("predicted") for row in rows]
     return Reference.from_rows("file", features, predicted, times, max_features, max_categories)
