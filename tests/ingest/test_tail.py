@@ -6,7 +6,7 @@ import os
 import time
 
 import orjson
-from ingest_fixtures import make_ingestor, ndjson, samples, tick
+from ingest_fixtures import SumFold, make_ingestor, ndjson, samples, tick
 
 from tradewatch.core.tail import Tailer
 
@@ -155,3 +155,44 @@ def test_resume_after_the_file_grew_past_the_fingerprint(tmp_path):
     drain(Tailer(src, ing, offset_file=tmp_path / "off"))
     assert ing.fold.ids == [f"e{i}" for i in range(20)]
     assert samples(ing)[("tradewatch_events_duplicate_total", ())] == 0
+
+
+def _surrogate_file(src, bad_line: bytes) -> None:
+    lines = [orjson.dumps(tick(i)) for i in range(100)]
+    lines.insert(50, bad_line)
+    src.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def test_a_line_with_a_lone_surrogate_is_rejected_alone(tmp_path):
+    """110 lines with one '"symbol":"\\ud800"' among them: every good line ingested, the bad one counted,
+    the offset just past what was read, and a restart re-reads nothing."""
+    src = tmp_path / "events.jsonl"
+    _surrogate_file(src, b'{"type":"tick","ts":1700000000,"event_id":"bad","symbol":"\\ud800","value":1}')
+    with open(src, "ab") as f:
+        f.write(ndjson([tick(i) for i in range(100, 110)]))
+    ing = make_ingestor(tmp_path / "j")
+    drain(Tailer(src, ing, offset_file=tmp_path / "off"))
+    assert ing.fold.ids == [f"e{i}" for i in range(110)]
+    assert samples(ing)[("tradewatch_events_rejected_total", (("reason", "invalid_value"),))] == 1
+    assert orjson.loads((tmp_path / "off").read_bytes())["offset"] == src.stat().st_size
+    tailer = Tailer(src, ing, offset_file=tmp_path / "off")
+    drain(tailer)
+    assert tailer.offset == src.stat().st_size and ing.fold.count == 110
+    assert samples(ing)[("tradewatch_events_duplicate_total", ())] == 0
+
+
+def test_a_line_the_validator_lets_through_but_cannot_be_stored_is_rejected_alone(tmp_path):
+    """A surrogate in a field the validator passes on (orjson cannot journal it) lost the whole chunk."""
+    from tradewatch.core.ingest import EventIngestor
+    from tradewatch.core.journal import Journal
+
+    def passthrough(raw):
+        return {**raw, "value": 1.0}
+
+    src = tmp_path / "events.jsonl"
+    _surrogate_file(src, b'{"type":"tick","ts":1,"event_id":"bad","note":"\\ud800"}')
+    ing = EventIngestor(Journal(tmp_path / "j"), passthrough, SumFold())
+    ing.start()
+    drain(Tailer(src, ing, offset_file=tmp_path / "off"))
+    assert ing.fold.ids == [f"e{i}" for i in range(100)]
+    assert orjson.loads((tmp_path / "off").read_bytes())["offset"] == src.stat().st_size

@@ -39,6 +39,7 @@ import gc
 import hmac
 import json
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -134,26 +135,76 @@ def _decode_one(raw: bytes) -> Any:
             return _Bad("invalid_json", f"not valid JSON: {exc}")
 
 
-def parse_body(body: bytes, content_type: str = "") -> list[Any]:
+class TooLarge(Exception):
+    """A request body holds more than a request may (413): refused whole, before it is decoded."""
+
+    def __init__(self, reason: str, message: str, limit: int):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.limit = limit
+
+
+DEFAULT_MAX_ITEMS = 10_000
+VALUES_PER_ITEM = 50  # JSON values a request may hold: this many per allowed item, on average
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_LINE = re.compile(rb"[^\n]+")
+
+
+def _values_bound(body: bytes) -> int:
+    # Every JSON value but a document's first follows a comma, a colon or an opening bracket (an NDJSON
+    # line's first is one per line, and lines are counted as they are decoded). Counted in C at memory
+    # speed, before anything is built.
+    return body.count(b",") + body.count(b":") + body.count(b"[") + 1
+
+
+def check_body_size(body: bytes, max_items: int) -> None:
+    """Refuse (TooLarge) a body with more JSON values than ``VALUES_PER_ITEM * max_items``, without
+    decoding it: a 16 MiB ``[{},{},...]`` would otherwise become 5.6 million dicts (+400 MB)."""
+    if not max_items:
+        return
+    limit = VALUES_PER_ITEM * max_items
+    if _values_bound(body) <= limit:
+        return
+    if _values_bound(_STRING.sub(b'""', body)) > limit:  # commas and colons inside strings do not count
+        raise TooLarge("too_large", f"body holds more than {limit} JSON values (ingest.max_items "
+                       f"{max_items} x {VALUES_PER_ITEM}); send smaller batches", limit)
+
+
+def parse_body(body: bytes, content_type: str = "", max_items: int = 0) -> list[Any]:
     """Decode a request body into a list of items: one event, a JSON array, or NDJSON lines.
 
     NDJSON is chosen by Content-Type, or sniffed when the body is not one JSON document but has
     several lines. Lines that do not decode become rejected items, so the others still count.
+    With ``max_items``, a body holding more items (or too many JSON values) raises :class:`TooLarge`.
     """
     if not body.strip():
         return []
+    check_body_size(body, max_items)
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in NDJSON_TYPES:
         doc = _decode_one(body)
         if doc.__class__ is not _Bad:
-            return doc if doc.__class__ is list else [doc]
+            items = doc if doc.__class__ is list else [doc]
+            _check_items(len(items), max_items)
+            return items
         if b"\n" not in body.strip():
             return [doc]
     items = []
-    for line in body.split(b"\n"):
+    append = items.append
+    for match in _LINE.finditer(body):
+        line = match.group()
         if line.strip():
-            items.append(_decode_one(line))
+            append(_decode_one(line))
+            if max_items and len(items) > max_items:
+                _check_items(len(items), max_items)
     return items
+
+
+def _check_items(count: int, max_items: int) -> None:
+    if max_items and count > max_items:
+        raise TooLarge("too_many_items", f"more than {max_items} events in one request (ingest.max_items); "
+                       "send smaller batches", max_items)
 
 
 class RateLimitedLog:
@@ -281,8 +332,10 @@ class EventIngestor:
         snapshot_every: int = 500_000,
         errors: Any = None,
         clock: Callable[[], float] = time.time,
+        max_items: int = DEFAULT_MAX_ITEMS,
     ):
         self.journal = journal
+        self.max_items = max_items  # per request body (0: no limit); the tailer ingests in slices of it
         self.validate = validate
         self.fold = fold
         self.dedupe_window = dedupe_window
@@ -384,7 +437,12 @@ class EventIngestor:
         self._log_rejection(reason, "event rejected", message=message, count=count, **fields)
 
     def ingest_body(self, body: bytes, content_type: str = "", *, source: str = "http") -> IngestResult:
-        items = parse_body(body, content_type)
+        """Decode and ingest one request body; raises :class:`TooLarge` (counted) past the limits."""
+        try:
+            items = parse_body(body, content_type, self.max_items)
+        except TooLarge as exc:
+            self.reject(exc.reason, exc.message, source=source)
+            raise
         if not items:
             self.reject("empty", "no events in the body", source=source)
             result = IngestResult()
@@ -614,6 +672,8 @@ def ingest_handler(ingestor: EventIngestor, token: str = "") -> Callable[[Reques
         except Unavailable as exc:
             raise HTTPError(503, str(exc), reason="journal_unavailable", retry=True,
                             headers={"Retry-After": "5"}) from None
+        except TooLarge as exc:
+            raise HTTPError(413, exc.message, reason=exc.reason, limit=exc.limit) from None
         return Response.json(result.status, result.body())
 
     return handle
@@ -660,6 +720,9 @@ def ingest_settings(journal_dirname: str, *, snapshot_every: int = 500_000) -> l
         S("journal.fsync_interval", cfg.duration(0.001), 1.0, "fsync period for the interval policy."),
         S("journal.snapshot_every", cfg.integer(0), snapshot_every,
           "Snapshot the state and start a new journal file after this many events (0: only at shutdown)."),
+        S("ingest.max_items", cfg.integer(1, 1_000_000), DEFAULT_MAX_ITEMS,
+          f"Most events in one request (413 too_many_items above); a request may also hold at most "
+          f"{VALUES_PER_ITEM} JSON values per allowed event (413 too_large)."),
         S("ingest.dedupe_window", cfg.integer(0), 1_000_000,
           "How many recent event_ids are remembered to drop duplicates (kept across restarts)."),
         S("ingest.token", cfg.string(), "", "Bearer token required by POST /v1/events; empty: no auth.",
@@ -686,7 +749,8 @@ def ingestor_from_config(config: Any, validate: Callable[[Any], dict[str, Any]],
     journal = Journal(path, fsync=config["journal.fsync"], interval=config["journal.fsync_interval"])
     ingestor = EventIngestor(journal, validate, fold, errors=errors,
                              dedupe_window=config["ingest.dedupe_window"],
-                             snapshot_every=config["journal.snapshot_every"])
+                             snapshot_every=config["journal.snapshot_every"],
+                             max_items=config["ingest.max_items"])
     try:
         ingestor.start()
     except JournalError as exc:

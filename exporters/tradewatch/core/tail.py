@@ -181,7 +181,7 @@ class Tailer:
         if items:
             while True:
                 try:
-                    self.ingestor.ingest(items, source="tail")
+                    self._ingest(items)
                     break
                 except Unavailable:
                     # Journal full or unwritable: hold the position and retry, never skip lines.
@@ -193,6 +193,27 @@ class Tailer:
         self.lines += len(items)
         self._save_offset()
         return len(items) or 1
+
+    def _ingest(self, items: list[Any]) -> None:
+        """Ingest a chunk's lines; a line that makes ingest fail (a bug) is rejected alone, never the chunk."""
+        ingest = self.ingestor.ingest
+        step = self.ingestor.max_items or len(items)
+        for start in range(0, len(items), step):
+            part = items[start:start + step]
+            try:
+                ingest(part, source="tail")
+            except Unavailable:
+                raise
+            except Exception as exc:
+                self.ingestor._error("tail")
+                log.error("ingest failed on a tailed chunk; retrying line by line", error=str(exc), exc_info=True)
+                for item in part:
+                    try:
+                        ingest([item], source="tail")
+                    except Unavailable:
+                        raise
+                    except Exception:
+                        self.ingestor.reject("invalid_value", "line could not be ingested", source="tail")
 
     def _too_long(self, size: int) -> None:
         self.ingestor.reject("too_large", f"line of {size} bytes exceeds {self.max_line_bytes}",
