@@ -54,6 +54,9 @@ test: $(STAMP) system-deps ## the whole suite (self-installing)
 	$(VENV)/bin/ruff check exporters tests tools
 	$(PY) -m pytest
 
+faults: $(STAMP) ## the fault-injection suite, longer: FAULT_ROUNDS=n kill -9 rounds (default 200; make test runs 8)
+	FAULT_ROUNDS=$(or $(FAULT_ROUNDS),200) $(PY) -m pytest tests/faults -s -q --timeout 0
+
 test-containers: $(STAMP) ## build the images, run the stack in containers on a private dockerd (root)
 	@bash tools/containers/run.sh
 
