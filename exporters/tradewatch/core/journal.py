@@ -31,6 +31,7 @@ the acknowledgement, so ``kill -9`` of the exporter loses nothing; fsync guards 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -65,7 +66,7 @@ def _encode_nonfinite(value: Any) -> Any:
     if cls is list or cls is tuple:
         return [_encode_nonfinite(v) for v in value]
     if isinstance(value, float):  # numpy's float64 too
-        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+        if math.isfinite(value):
             return value
         return {_NONFINITE: "nan" if value != value else ("inf" if value > 0 else "-inf")}
     if cls is np.ndarray and value.dtype.kind == "f" and not np.isfinite(value).all():
