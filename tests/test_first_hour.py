@@ -139,3 +139,14 @@ def test_simulate_and_dev_options_all_have_help() -> None:
         bare = [a.option_strings for a in sub._actions if not a.help]
         assert not bare, f"tradewatch {command}: options without help text: {bare}"
     assert "starting equity" in _tradewatch("simulate", "--help").stdout
+
+
+def test_make_dev_takes_a_scenario_and_lint_checks_the_format() -> None:
+    out = subprocess.run(
+        ["make", "-n", "dev", "SCENARIO=flash-crash"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "tradewatch dev --scenario flash-crash" in out, out
+    out = subprocess.run(["make", "-n", "dev-clean"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert "tradewatch dev --fresh" in out, out
+    lint = subprocess.run(["make", "-n", "lint"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert "ruff format --check" in lint and "|| true" not in lint, lint
