@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 COMPOSE ?= docker compose
 
-.PHONY: help secrets up doctor down logs dev dev-clean test lint bench dashboards prometheus-native system-deps test-containers clean
+.PHONY: help secrets up doctor down logs dev dev-clean test fuzz lint bench dashboards prometheus-native system-deps test-containers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ dev-clean: $(STAMP) system-deps ## like dev, after deleting the earlier runs' jo
 test: $(STAMP) system-deps ## the whole suite (self-installing)
 	$(VENV)/bin/ruff check exporters tests tools
 	$(PY) -m pytest
+
+fuzz: $(STAMP) ## the fuzz suite, longer: FUZZ_EXAMPLES=n examples per test (default 20x make test's)
+	FUZZ_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -s -q --timeout 0
 
 faults: $(STAMP) ## the fault-injection suite, longer: FAULT_ROUNDS=n kill -9 rounds (default 200; make test runs 8)
 	FAULT_ROUNDS=$(or $(FAULT_ROUNDS),200) $(PY) -m pytest tests/faults -s -q --timeout 0
