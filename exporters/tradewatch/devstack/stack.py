@@ -362,8 +362,10 @@ class DevStack:
             time.sleep(0.5)
 
     def describe(self) -> str:
-        rows = [("Prometheus", self.prometheus_url, "")]
-        rows += [(spec.name.capitalize(), self.alertmanager_url_of(spec.name), "")
+        # Debian's builds: Prometheus has only its classic pages, Alertmanager no web UI at all.
+        rows = [("Prometheus", self.prometheus_url, f"UI: {self.prometheus_url}/classic/alerts")]
+        rows += [(spec.name.capitalize(), self.alertmanager_url_of(spec.name),
+                  "no web UI in Debian's build: /api/v2/alerts or amtool")
                  for spec in self.options.alertmanagers]
         rows += [(f"{name}-exporter", self.exporter_url(name), "" if name == "system" else "POST /v1/events")
                  for name in self.options.exporters]
