@@ -31,7 +31,7 @@ SCHEMA = {
     "model": json.loads((SCHEMAS / "model-events-v1.json").read_text()),
 }
 
-_common = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=False)
+_common = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None, print_blob=True)
 settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "0") or 0) or 100, **_common)
 settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "0") or 0) or 2000, **_common)
 settings.load_profile(os.environ.get("FUZZ_PROFILE", "ci"))

@@ -285,3 +285,16 @@ def test_time_window_settings_are_validated_at_start_up():
                 settings, environ={"TRADEWATCH_INGEST_MAX_FUTURE_SKEW": "soon", "TRADEWATCH_INGEST_MAX_EVENT_AGE": "-1"}
             )
         assert "ingest.max_future_skew" in str(err.value) and "ingest.max_event_age" in str(err.value)
+
+
+def test_unknown_code_goes_to_the_log_with_its_raw_text():
+    from structlog.testing import capture_logs
+
+    from tradewatch.core import validate
+
+    validate._unknown_codes.windows.clear()  # the log is rate-limited per field; start a fresh window
+    with capture_logs() as logs:
+        validate_trading_event({**EXAMPLES["kill_switch"], "reason": "api_failure \ud800"})
+    assert [(e["field"], e["value"], e["counted_as"]) for e in logs] == [
+        ("kill_switch.reason", "api_failure \ufffd", "other")
+    ]
