@@ -30,19 +30,35 @@ SHUTDOWN_BUDGET_SECONDS = 5.0
 def common_settings(default_port: int) -> list[cfg.Setting]:
     """Settings every exporter has."""
     return [
-        cfg.Setting("http.listen_address", cfg.string(allow_empty=False), "127.0.0.1",
-                    "Address to listen on; 0.0.0.0 inside a container."),
+        cfg.Setting(
+            "http.listen_address",
+            cfg.string(allow_empty=False),
+            "127.0.0.1",
+            "Address to listen on; 0.0.0.0 inside a container.",
+        ),
         cfg.Setting("http.port", cfg.integer(0, 65535), default_port, "TCP port for /metrics and the API."),
-        cfg.Setting("http.max_body_bytes", cfg.integer(1024, 1 << 30), 16 * 1024 * 1024,
-                    "Largest request body accepted (413 above)."),
-        cfg.Setting("http.request_timeout", cfg.duration(0.1, 3600), DEFAULT_REQUEST_TIMEOUT,
-                    "Once a request starts arriving, its line, headers and body must be in within this "
-                    "time, or the connection is closed (slow clients cannot hold threads)."),
+        cfg.Setting(
+            "http.max_body_bytes",
+            cfg.integer(1024, 1 << 30),
+            16 * 1024 * 1024,
+            "Largest request body accepted (413 above).",
+        ),
+        cfg.Setting(
+            "http.request_timeout",
+            cfg.duration(0.1, 3600),
+            DEFAULT_REQUEST_TIMEOUT,
+            "Once a request starts arriving, its line, headers and body must be in within this "
+            "time, or the connection is closed (slow clients cannot hold threads).",
+        ),
         cfg.Setting("log.level", cfg.choice("debug", "info", "warning", "error"), "info", "Log level."),
-        cfg.Setting("log.redact_account_ids", cfg.csv_list(), [],
-                    "Account IDs masked in logs and error reports."),
-        cfg.Setting("sentry.dsn", cfg.string(), "", "Sentry DSN; error tracking is off when empty "
-                    "(SENTRY_DSN is honoured too).", secret=True),
+        cfg.Setting("log.redact_account_ids", cfg.csv_list(), [], "Account IDs masked in logs and error reports."),
+        cfg.Setting(
+            "sentry.dsn",
+            cfg.string(),
+            "",
+            "Sentry DSN; error tracking is off when empty (SENTRY_DSN is honoured too).",
+            secret=True,
+        ),
         cfg.Setting("sentry.environment", cfg.string(), "production", "Sentry environment tag."),
     ]
 
@@ -50,8 +66,15 @@ def common_settings(default_port: int) -> list[cfg.Setting]:
 class Periodic:
     """Runs ``func`` every ``interval`` seconds on its own thread, off the scrape path."""
 
-    def __init__(self, name: str, interval: float, func: Callable[[], Any], *,
-                 on_error: Callable[[Exception], None] | None = None, run_first: bool = True):
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        func: Callable[[], Any],
+        *,
+        on_error: Callable[[Exception], None] | None = None,
+        run_first: bool = True,
+    ):
         self.name = name
         self.interval = interval
         self.func = func
@@ -94,9 +117,14 @@ class Exporter:
         self.registry.register(self.collectors)
         ProcessCollector(registry=self.registry)
         self.readiness = Readiness()
-        self.http = ExporterHTTPServer(name, self.registry, self.readiness, self.self_metrics,
-                                       max_body_bytes=config["http.max_body_bytes"],
-                                       request_timeout=config["http.request_timeout"])
+        self.http = ExporterHTTPServer(
+            name,
+            self.registry,
+            self.readiness,
+            self.self_metrics,
+            max_body_bytes=config["http.max_body_bytes"],
+            request_timeout=config["http.request_timeout"],
+        )
         self._tasks: list[Periodic] = []
         self._stoppers: list[Callable[[], None]] = []
         self._stopped = threading.Event()
@@ -121,8 +149,7 @@ class Exporter:
         for task in self._tasks:
             task.start()
         self.port = self.http.start(self.config["http.listen_address"], self.config["http.port"])
-        log.info("exporter listening", exporter=self.name, address=self.config["http.listen_address"],
-                 port=self.port)
+        log.info("exporter listening", exporter=self.name, address=self.config["http.listen_address"], port=self.port)
         return self.port
 
     def stop(self) -> None:
@@ -174,8 +201,9 @@ def _force_exit() -> None:
     os._exit(1)
 
 
-def bootstrap(name: str, settings: Iterable[cfg.Setting], config_path: str | None,
-              overrides: dict[str, Any] | None = None) -> cfg.Config:
+def bootstrap(
+    name: str, settings: Iterable[cfg.Setting], config_path: str | None, overrides: dict[str, Any] | None = None
+) -> cfg.Config:
     """Load config (exit 2 with every problem on failure), then set up logging and Sentry."""
     settings = list(settings)
     try:

@@ -313,7 +313,7 @@ class Config(Mapping[str, Any]):
     def section(self, prefix: str) -> dict[str, Any]:
         """Settings under ``prefix.`` with the prefix removed."""
         p = prefix + "."
-        return {k[len(p):]: v for k, v in self._values.items() if k.startswith(p)}
+        return {k[len(p) :]: v for k, v in self._values.items() if k.startswith(p)}
 
     def public(self) -> dict[str, Any]:
         """Values safe to log: secrets masked."""

@@ -226,8 +226,9 @@ class ExporterHTTPServer:
         if handler is None:
             allowed = sorted(m for (m, p) in self.routes if p == request.path)
             if allowed or request.path in ("/metrics", "/healthz", "/readyz", "/"):
-                return Response.json(405, {"error": f"method {request.method} not allowed"},
-                                     Allow=", ".join(allowed or ["GET"]))
+                return Response.json(
+                    405, {"error": f"method {request.method} not allowed"}, Allow=", ".join(allowed or ["GET"])
+                )
             return Response.json(404, {"error": f"no such path {request.path}"})
         return handler(request)
 
@@ -322,8 +323,14 @@ class ExporterHTTPServer:
                             outer.on_too_large(split.path)
                         raise
                     self._reader.request_read()
-                    request = Request(self.command, split.path, parse_qs(split.query), headers, body,
-                                      self.client_address[0] if self.client_address else "")
+                    request = Request(
+                        self.command,
+                        split.path,
+                        parse_qs(split.query),
+                        headers,
+                        body,
+                        self.client_address[0] if self.client_address else "",
+                    )
                     response = outer._dispatch(request)
                 except HTTPError as exc:
                     response = Response.json(exc.status, exc.payload, **exc.headers)
@@ -331,12 +338,18 @@ class ExporterHTTPServer:
                         self.close_connection = True
                 except Exception as exc:
                     outer.self_metrics.errors.labels("http_handler").inc()
-                    log.error("request handler failed", path=split.path, method=self.command,
-                              error=str(exc), exc_info=True)
+                    log.error(
+                        "request handler failed", path=split.path, method=self.command, error=str(exc), exc_info=True
+                    )
                     response = Response.json(500, {"error": "internal error; see the exporter log"})
                 self._send(response)
-                log.debug("http request", method=self.command, path=split.path, status=response.status,
-                          duration_seconds=round(time.perf_counter() - start, 6))
+                log.debug(
+                    "http request",
+                    method=self.command,
+                    path=split.path,
+                    status=response.status,
+                    duration_seconds=round(time.perf_counter() - start, 6),
+                )
 
             def _read_body(self, headers: dict[str, str]) -> bytes:
                 # Whatever the method, a body is read (or refused), so it is never taken for the
@@ -352,8 +365,11 @@ class ExporterHTTPServer:
                 if length < 0:
                     raise HTTPError(400, "invalid Content-Length")
                 if length > outer.max_body_bytes:
-                    raise HTTPError(413, f"body of {length} bytes exceeds the limit of {outer.max_body_bytes} bytes",
-                                    limit_bytes=outer.max_body_bytes)
+                    raise HTTPError(
+                        413,
+                        f"body of {length} bytes exceeds the limit of {outer.max_body_bytes} bytes",
+                        limit_bytes=outer.max_body_bytes,
+                    )
                 raw = self.rfile.read(length) if length else b""
                 if len(raw) != length:
                     raise HTTPError(400, "body shorter than Content-Length")

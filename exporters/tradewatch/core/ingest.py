@@ -34,27 +34,29 @@ Metrics (docs/metrics.md, "Shared"): ``tradewatch_events_accepted_total{type}``,
 
 from __future__ import annotations
 
-import base64
 import gc
 import hmac
-import json
 import os
-import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from hashlib import blake2b as _blake2b
 from operator import methodcaller
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tradewatch.core import config as cfg
+from tradewatch.core.body import (
+    DEFAULT_MAX_ITEMS,
+    VALUES_PER_ITEM,
+    BadItem,
+    TooLarge,
+    parse_body,
+)
+from tradewatch.core.dedupe import DedupeWindow
 from tradewatch.core.http import HTTPError, Request, Response
 from tradewatch.core.journal import FSYNC_POLICIES, Journal, JournalError
 from tradewatch.core.logging import get_logger
@@ -63,8 +65,6 @@ from tradewatch.core.validate import Invalid
 log = get_logger("tradewatch.ingest")
 
 MAX_REPORTED = 1000  # rejections listed one by one in a response (all are counted)
-NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
-                          "application/x-jsonlines", "application/jsonlines", "application/json-seq"})
 DEDUPE_KEY = "dedupe_key"  # journal-only field: DedupeWindow.digest(event_id)
 _pop_key = methodcaller("pop", DEDUPE_KEY, None)
 
@@ -113,100 +113,6 @@ def _short(exc: Exception) -> str:
     return str(exc).split(":", 1)[0][:80]
 
 
-class _Bad:
-    """A raw item that did not even decode; carried through to be rejected with its index."""
-
-    __slots__ = ("message", "reason")
-
-    def __init__(self, reason: str, message: str):
-        self.reason = reason
-        self.message = message
-
-
-def _decode_one(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        # orjson refuses NaN/Infinity literals and out-of-range numbers; the standard library parses
-        # them, so the validator can give such an event its precise reason (non_finite).
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            return _Bad("invalid_json", f"not valid JSON: {exc}")
-
-
-class TooLarge(Exception):
-    """A request body holds more than a request may (413): refused whole, before it is decoded."""
-
-    def __init__(self, reason: str, message: str, limit: int):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.limit = limit
-
-
-DEFAULT_MAX_ITEMS = 10_000
-VALUES_PER_ITEM = 50  # JSON values a request may hold: this many per allowed item, on average
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_LINE = re.compile(rb"[^\n]+")
-
-
-def _values_bound(body: bytes) -> int:
-    # Every JSON value but a document's first follows a comma, a colon or an opening bracket (an NDJSON
-    # line's first is one per line, and lines are counted as they are decoded). Counted in C at memory
-    # speed, before anything is built.
-    return body.count(b",") + body.count(b":") + body.count(b"[") + 1
-
-
-def check_body_size(body: bytes, max_items: int) -> None:
-    """Refuse (TooLarge) a body with more JSON values than ``VALUES_PER_ITEM * max_items``, without
-    decoding it: a 16 MiB ``[{},{},...]`` would otherwise become 5.6 million dicts (+400 MB)."""
-    if not max_items:
-        return
-    limit = VALUES_PER_ITEM * max_items
-    if _values_bound(body) <= limit:
-        return
-    if _values_bound(_STRING.sub(b'""', body)) > limit:  # commas and colons inside strings do not count
-        raise TooLarge("too_large", f"body holds more than {limit} JSON values (ingest.max_items "
-                       f"{max_items} x {VALUES_PER_ITEM}); send smaller batches", limit)
-
-
-def parse_body(body: bytes, content_type: str = "", max_items: int = 0) -> list[Any]:
-    """Decode a request body into a list of items: one event, a JSON array, or NDJSON lines.
-
-    NDJSON is chosen by Content-Type, or sniffed when the body is not one JSON document but has
-    several lines. Lines that do not decode become rejected items, so the others still count.
-    With ``max_items``, a body holding more items (or too many JSON values) raises :class:`TooLarge`.
-    """
-    if not body.strip():
-        return []
-    check_body_size(body, max_items)
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media not in NDJSON_TYPES:
-        doc = _decode_one(body)
-        if doc.__class__ is not _Bad:
-            items = doc if doc.__class__ is list else [doc]
-            _check_items(len(items), max_items)
-            return items
-        if b"\n" not in body.strip():
-            return [doc]
-    items = []
-    append = items.append
-    for match in _LINE.finditer(body):
-        line = match.group()
-        if line.strip():
-            append(_decode_one(line))
-            if max_items and len(items) > max_items:
-                _check_items(len(items), max_items)
-    return items
-
-
-def _check_items(count: int, max_items: int) -> None:
-    if max_items and count > max_items:
-        raise TooLarge("too_many_items", f"more than {max_items} events in one request (ingest.max_items); "
-                       "send smaller batches", max_items)
-
-
 class RateLimitedLog:
     """Logs at most ``burst`` messages per key per ``period`` seconds, then a count of the rest."""
 
@@ -223,8 +129,12 @@ class RateLimitedLog:
             window = self._windows.get(key)
             if window is None or now - window[0] >= self.period:
                 if window is not None and window[2]:
-                    log.warning("rejections suppressed from the log", reason=key, suppressed=int(window[2]),
-                                period_seconds=self.period)
+                    log.warning(
+                        "rejections suppressed from the log",
+                        reason=key,
+                        suppressed=int(window[2]),
+                        period_seconds=self.period,
+                    )
                 window = self._windows[key] = [now, 0, 0]
             if window[1] >= self.burst:
                 window[2] += 1
@@ -232,91 +142,6 @@ class RateLimitedLog:
             window[1] += 1
         log.warning(text, reason=key, **fields)
         return True
-
-
-class DedupeWindow:
-    """Remembers at least the last ``capacity`` event_ids, in about 8 bytes each.
-
-    An id is kept as the 64-bit BLAKE2b digest of its UTF-8 bytes (a false duplicate needs a
-    collision: about 3e-8 with a full window of a million). New digests go into a small set; when it
-    holds ``capacity / segments`` of them it is sealed into a sorted numpy array and the oldest
-    array is dropped, so memory is flat (a few MB per million ids) instead of ~100 bytes per id,
-    and a batch is checked against the sealed arrays with vectorized binary searches.
-    """
-
-    def __init__(self, capacity: int, segments: int = 8):
-        self.capacity = capacity
-        self.segment_size = max(1, -(-capacity // segments)) if capacity else 0
-        self.max_sealed = -(-capacity // self.segment_size) if capacity else 0
-        self.current: set[int] = set()
-        self.sealed: deque[np.ndarray] = deque()
-
-    @staticmethod
-    def digest(event_id: str) -> int:
-        return int.from_bytes(_blake2b(event_id.encode(), digest_size=8).digest(), "little")
-
-    def __len__(self) -> int:
-        return len(self.current) + sum(len(s) for s in self.sealed)
-
-    def seen(self, digests: list[int]) -> list[bool]:
-        """For each digest: in the window already, or earlier in ``digests``. Adds nothing."""
-        if not self.capacity:
-            return [False] * len(digests)
-        found = None
-        if self.sealed and digests:
-            wanted = np.fromiter(digests, dtype=np.uint64, count=len(digests))
-            found = np.zeros(len(digests), dtype=bool)
-            for segment in self.sealed:
-                idx = np.searchsorted(segment, wanted)
-                idx[idx == len(segment)] = 0
-                found |= segment[idx] == wanted
-        current = self.current
-        # The usual case, checked at C speed: nothing repeats, within the batch or with the window.
-        if (found is None or not found.any()) and current.isdisjoint(digests) and len(set(digests)) == len(digests):
-            return [False] * len(digests)
-        hits = found.tolist() if found is not None else [False] * len(digests)
-        batch: set[int] = set()
-        out = []
-        for d, hit in zip(digests, hits, strict=True):
-            dup = hit or d in current or d in batch
-            if not dup:
-                batch.add(d)
-            out.append(dup)
-        return out
-
-    def add(self, digests: list[int]) -> None:
-        """Remember digests known to be new."""
-        if not self.capacity:
-            return
-        while digests:
-            room = self.segment_size - len(self.current)
-            self.current.update(digests[:room])
-            digests = digests[room:]
-            if len(self.current) >= self.segment_size:
-                self._seal()
-
-    def _seal(self) -> None:
-        self.sealed.append(np.sort(np.fromiter(self.current, dtype=np.uint64, count=len(self.current))))
-        self.current = set()
-        while len(self.sealed) > self.max_sealed:
-            self.sealed.popleft()
-
-    def to_snapshot(self) -> dict[str, Any]:
-        b64 = base64.b64encode
-        current = np.fromiter(self.current, dtype=np.uint64, count=len(self.current))
-        return {"segments": [b64(s.astype("<u8").tobytes()).decode() for s in self.sealed],
-                "current": b64(current.astype("<u8").tobytes()).decode()}
-
-    def from_snapshot(self, data: dict[str, Any]) -> None:
-        self.current = set()
-        self.sealed = deque()
-        if not self.capacity:
-            return
-        for text in data.get("segments", []):
-            self.sealed.append(np.frombuffer(base64.b64decode(text), dtype="<u8").astype(np.uint64))
-        while len(self.sealed) > self.max_sealed:
-            self.sealed.popleft()
-        self.add(np.frombuffer(base64.b64decode(data.get("current", "")), dtype="<u8").tolist())
 
 
 class EventIngestor:
@@ -378,8 +203,13 @@ class EventIngestor:
                 if gc_was_enabled:
                     gc.enable()
             self.started = True
-        log.info("journal replayed", events=count, seconds=round(self.journal.replay_seconds, 3),
-                 corrupt_lines=self.journal.corrupt_lines, directory=str(self.journal.directory))
+        log.info(
+            "journal replayed",
+            events=count,
+            seconds=round(self.journal.replay_seconds, 3),
+            corrupt_lines=self.journal.corrupt_lines,
+            directory=str(self.journal.directory),
+        )
         return count
 
     def _replay_batch(self, events: list[dict[str, Any]]) -> None:
@@ -464,7 +294,7 @@ class EventIngestor:
         digest = self.dedupe.digest
         dumps = orjson.dumps
         for index, raw in enumerate(items):
-            if raw.__class__ is _Bad:
+            if raw.__class__ is BadItem:
                 reject(index, raw.reason, raw.message)
                 continue
             try:
@@ -524,8 +354,7 @@ class EventIngestor:
             for reason, n in result.reasons.items():
                 counts[reason] = counts.get(reason, 0) + n
         for r in result.rejected:
-            self._log_rejection(r["reason"], "event rejected", message=r["message"], index=r["index"],
-                                source=source)
+            self._log_rejection(r["reason"], "event rejected", message=r["message"], index=r["index"], source=source)
         return result
 
     # ------------------------------------------------------------------ journal health
@@ -558,24 +387,30 @@ class EventIngestor:
             try:
                 self.journal.probe(self._probe_bytes)
             except OSError as exc:
-                self.journal_problem = (f"journal not writable: {exc.strerror or exc} "
-                                        f"({self.journal.directory})")
+                self.journal_problem = f"journal not writable: {exc.strerror or exc} ({self.journal.directory})"
                 return False
             self._journal_recovered()
             return True
 
     # ------------------------------------------------------------------ upkeep
     def snapshot_data(self) -> dict[str, Any]:
-        return {"fold": self.fold.to_snapshot(), "accepted": dict(self.accepted),
-                "last_event_time": self.last_event_time, "dedupe": self.dedupe.to_snapshot()}
+        return {
+            "fold": self.fold.to_snapshot(),
+            "accepted": dict(self.accepted),
+            "last_event_time": self.last_event_time,
+            "dedupe": self.dedupe.to_snapshot(),
+        }
 
     def compact(self) -> None:
         """Snapshot the fold now and start a fresh journal file."""
         with self.lock:
             started = time.perf_counter()
             self.journal.snapshot(self.snapshot_data())
-        log.info("journal compacted", seconds=round(time.perf_counter() - started, 3),
-                 snapshot_bytes=self.journal.size_bytes())
+        log.info(
+            "journal compacted",
+            seconds=round(time.perf_counter() - started, 3),
+            snapshot_bytes=self.journal.size_bytes(),
+        )
 
     def maintain(self) -> None:
         """Periodic: fsync for the interval policy; compact once enough events piled up."""
@@ -622,23 +457,23 @@ class EventIngestor:
             last = self.last_event_time
             j = self.journal
             journal = (j.size_bytes(), j.events, j.replay_seconds, j.replayed)
-        acc = CounterMetricFamily("tradewatch_events_accepted", "Events accepted, by event type.",
-                                  labels=["type"])
+        acc = CounterMetricFamily("tradewatch_events_accepted", "Events accepted, by event type.", labels=["type"])
         for etype, n in sorted(accepted.items()):
             acc.add_metric([etype], n)
-        rej = CounterMetricFamily("tradewatch_events_rejected", "Events rejected, by reason code.",
-                                  labels=["reason"])
+        rej = CounterMetricFamily("tradewatch_events_rejected", "Events rejected, by reason code.", labels=["reason"])
         for reason, n in sorted(rejected.items()):
             rej.add_metric([reason], n)
-        dup = CounterMetricFamily("tradewatch_events_duplicate",
-                                  "Events whose event_id had been seen already; acknowledged and ignored.")
+        dup = CounterMetricFamily(
+            "tradewatch_events_duplicate", "Events whose event_id had been seen already; acknowledged and ignored."
+        )
         dup.add_metric([], duplicates)
         yield acc
         yield rej
         yield dup
         if last:
-            g = GaugeMetricFamily("tradewatch_last_event_timestamp_seconds",
-                                  "Unix time of the last accepted event (ingest time).")
+            g = GaugeMetricFamily(
+                "tradewatch_last_event_timestamp_seconds", "Unix time of the last accepted event (ingest time)."
+            )
             g.add_metric([], last)
             yield g
         for name, doc, value in (
@@ -665,13 +500,17 @@ def ingest_handler(ingestor: EventIngestor, token: str = "") -> Callable[[Reques
     def handle(request: Request) -> Response:
         if token and not bearer_ok(request, token):
             ingestor.reject("unauthorized", "missing or wrong bearer token", client=request.client)
-            return Response.json(401, {"error": "unauthorized: send Authorization: Bearer <token>"},
-                                 **{"WWW-Authenticate": 'Bearer realm="tradewatch"'})
+            return Response.json(
+                401,
+                {"error": "unauthorized: send Authorization: Bearer <token>"},
+                **{"WWW-Authenticate": 'Bearer realm="tradewatch"'},
+            )
         try:
             result = ingestor.ingest_body(request.body, request.headers.get("content-type", ""))
         except Unavailable as exc:
-            raise HTTPError(503, str(exc), reason="journal_unavailable", retry=True,
-                            headers={"Retry-After": "5"}) from None
+            raise HTTPError(
+                503, str(exc), reason="journal_unavailable", retry=True, headers={"Retry-After": "5"}
+            ) from None
         except TooLarge as exc:
             raise HTTPError(413, exc.message, reason=exc.reason, limit=exc.limit) from None
         return Response.json(result.status, result.body())
@@ -679,8 +518,9 @@ def ingest_handler(ingestor: EventIngestor, token: str = "") -> Callable[[Reques
     return handle
 
 
-def mount_ingest(exporter: Any, ingestor: EventIngestor, *, token: str = "", path: str = "/v1/events",
-                 maintain_interval: float = 5.0) -> None:
+def mount_ingest(
+    exporter: Any, ingestor: EventIngestor, *, token: str = "", path: str = "/v1/events", maintain_interval: float = 5.0
+) -> None:
     """Wire an ingestor into an :class:`~tradewatch.core.app.Exporter` (call ``ingestor.start()`` first)."""
     from tradewatch.core.app import Periodic
 
@@ -712,21 +552,40 @@ def ingest_settings(journal_dirname: str, *, snapshot_every: int = 500_000) -> l
     """The journal.* and ingest.* settings every ingesting exporter has."""
     S = cfg.Setting
     return [
-        S("journal.path", cfg.string(allow_empty=False), default_journal_path(journal_dirname),
-          "Directory of the event journal and its snapshot (created if missing)."),
-        S("journal.fsync", cfg.choice(*FSYNC_POLICIES), "batch",
-          "When to fsync the journal: always (every event), batch (once per ingest request), interval, "
-          "never. Every policy survives kill -9; fsync guards against power loss."),
+        S(
+            "journal.path",
+            cfg.string(allow_empty=False),
+            default_journal_path(journal_dirname),
+            "Directory of the event journal and its snapshot (created if missing).",
+        ),
+        S(
+            "journal.fsync",
+            cfg.choice(*FSYNC_POLICIES),
+            "batch",
+            "When to fsync the journal: always (every event), batch (once per ingest request), interval, "
+            "never. Every policy survives kill -9; fsync guards against power loss.",
+        ),
         S("journal.fsync_interval", cfg.duration(0.001), 1.0, "fsync period for the interval policy."),
-        S("journal.snapshot_every", cfg.integer(0), snapshot_every,
-          "Snapshot the state and start a new journal file after this many events (0: only at shutdown)."),
-        S("ingest.max_items", cfg.integer(1, 1_000_000), DEFAULT_MAX_ITEMS,
-          f"Most events in one request (413 too_many_items above); a request may also hold at most "
-          f"{VALUES_PER_ITEM} JSON values per allowed event (413 too_large)."),
-        S("ingest.dedupe_window", cfg.integer(0), 1_000_000,
-          "How many recent event_ids are remembered to drop duplicates (kept across restarts)."),
-        S("ingest.token", cfg.string(), "", "Bearer token required by POST /v1/events; empty: no auth.",
-          secret=True),
+        S(
+            "journal.snapshot_every",
+            cfg.integer(0),
+            snapshot_every,
+            "Snapshot the state and start a new journal file after this many events (0: only at shutdown).",
+        ),
+        S(
+            "ingest.max_items",
+            cfg.integer(1, 1_000_000),
+            DEFAULT_MAX_ITEMS,
+            f"Most events in one request (413 too_many_items above); a request may also hold at most "
+            f"{VALUES_PER_ITEM} JSON values per allowed event (413 too_large).",
+        ),
+        S(
+            "ingest.dedupe_window",
+            cfg.integer(0),
+            1_000_000,
+            "How many recent event_ids are remembered to drop duplicates (kept across restarts).",
+        ),
+        S("ingest.token", cfg.string(), "", "Bearer token required by POST /v1/events; empty: no auth.", secret=True),
         S("ingest.token_file", cfg.string(), "", "File holding the bearer token (wins over ingest.token)."),
     ]
 
@@ -742,23 +601,32 @@ def read_token(config: Any) -> str:
         raise cfg.ConfigError([f"ingest.token_file: cannot read {path} ({exc.strerror or exc})"]) from None
 
 
-def ingestor_from_config(config: Any, validate: Callable[[Any], dict[str, Any]], fold: Fold, *,
-                         errors: Any = None) -> EventIngestor:
+def ingestor_from_config(
+    config: Any, validate: Callable[[Any], dict[str, Any]], fold: Fold, *, errors: Any = None
+) -> EventIngestor:
     """An ingestor on the configured journal, already replayed (call before serving)."""
     path = config["journal.path"]
     journal = Journal(path, fsync=config["journal.fsync"], interval=config["journal.fsync_interval"])
-    ingestor = EventIngestor(journal, validate, fold, errors=errors,
-                             dedupe_window=config["ingest.dedupe_window"],
-                             snapshot_every=config["journal.snapshot_every"],
-                             max_items=config["ingest.max_items"])
+    ingestor = EventIngestor(
+        journal,
+        validate,
+        fold,
+        errors=errors,
+        dedupe_window=config["ingest.dedupe_window"],
+        snapshot_every=config["journal.snapshot_every"],
+        max_items=config["ingest.max_items"],
+    )
     try:
         ingestor.start()
     except JournalError as exc:
         raise cfg.ConfigError([f"journal.path: {exc}"]) from None
     except OSError as exc:  # read-only file system, permissions, a file where the directory should be
         where = exc.filename or path
-        raise cfg.ConfigError([
-            f"journal.path: cannot write the journal at {where} ({exc.strerror or exc}); make {path} "
-            f"writable for this user (uid {os.getuid()}) or point journal.path "
-            f"({cfg.env_name('journal.path')}) at a writable directory"]) from None
+        raise cfg.ConfigError(
+            [
+                f"journal.path: cannot write the journal at {where} ({exc.strerror or exc}); make {path} "
+                f"writable for this user (uid {os.getuid()}) or point journal.path "
+                f"({cfg.env_name('journal.path')}) at a writable directory"
+            ]
+        ) from None
     return ingestor

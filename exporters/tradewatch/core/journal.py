@@ -105,7 +105,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             if fsync:
                 os.fsync(fd)
         finally:
@@ -164,8 +164,10 @@ class Journal:
             covers = int(doc["covers"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             # Renamed into place only after fsync, so this is real corruption: refuse to guess.
-            raise JournalError(f"snapshot {path} is unreadable ({exc}); move it away to rebuild "
-                               "from the journal files, if they are complete") from None
+            raise JournalError(
+                f"snapshot {path} is unreadable ({exc}); move it away to rebuild "
+                "from the journal files, if they are complete"
+            ) from None
         self.generation = covers
         self._snapshot_bytes = len(raw)
         return _decode_nonfinite(doc.get("data"))
@@ -195,8 +197,7 @@ class Journal:
         self.replay_seconds = time.perf_counter() - started
         return count
 
-    def _replay_file(self, path: Path, apply_batch: Callable[[list[Any]], None], *,
-                     last: bool) -> tuple[int, int]:
+    def _replay_file(self, path: Path, apply_batch: Callable[[list[Any]], None], *, last: bool) -> tuple[int, int]:
         count = 0
         loads = orjson.loads
         good_end = 0  # offset just past the last complete line
@@ -289,8 +290,12 @@ class Journal:
             os.ftruncate(self._fd, offset)  # type: ignore[arg-type]
         except OSError as exc:
             self._torn = offset
-            log.error("cannot cut a failed journal write back; appends refused until it can",
-                      file=self._path(self.generation).name, offset=offset, error=str(exc))
+            log.error(
+                "cannot cut a failed journal write back; appends refused until it can",
+                file=self._path(self.generation).name,
+                offset=offset,
+                error=str(exc),
+            )
         else:
             self._torn = None
         self._bytes -= written
@@ -330,9 +335,10 @@ class Journal:
         new_gen = covered + 1
         new_fd = os.open(self._path(new_gen), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            payload = orjson.dumps({"format": 1, "covers": covered, "created": time.time(),
-                                    "data": _encode_nonfinite(data)},
-                                   option=orjson.OPT_SERIALIZE_NUMPY)
+            payload = orjson.dumps(
+                {"format": 1, "covers": covered, "created": time.time(), "data": _encode_nonfinite(data)},
+                option=orjson.OPT_SERIALIZE_NUMPY,
+            )
             atomic_write(self.directory / SNAPSHOT, payload)
         except BaseException:
             os.close(new_fd)

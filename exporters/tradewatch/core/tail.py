@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from tradewatch.core.ingest import EventIngestor, Unavailable, _decode_one
+from tradewatch.core.body import decode_one
+from tradewatch.core.ingest import EventIngestor, Unavailable
 from tradewatch.core.journal import atomic_write
 from tradewatch.core.logging import get_logger
 
@@ -36,9 +37,16 @@ HEAD_BYTES = 256
 
 
 class Tailer:
-    def __init__(self, path: str | os.PathLike[str], ingestor: EventIngestor, *,
-                 offset_file: str | os.PathLike[str] | None = None, poll_interval: float = 0.25,
-                 chunk_bytes: int = 1 << 20, max_line_bytes: int = 1 << 20):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        ingestor: EventIngestor,
+        *,
+        offset_file: str | os.PathLike[str] | None = None,
+        poll_interval: float = 0.25,
+        chunk_bytes: int = 1 << 20,
+        max_line_bytes: int = 1 << 20,
+    ):
         self.path = Path(path)
         self.ingestor = ingestor
         self.offset_file = Path(offset_file) if offset_file else None
@@ -61,8 +69,13 @@ class Tailer:
             return None
         try:
             data = orjson.loads(self.offset_file.read_bytes())
-            return {"dev": int(data["dev"]), "inode": int(data["inode"]), "offset": int(data["offset"]),
-                    "head": str(data.get("head", "")), "head_len": int(data.get("head_len", 0))}
+            return {
+                "dev": int(data["dev"]),
+                "inode": int(data["inode"]),
+                "offset": int(data["offset"]),
+                "head": str(data.get("head", "")),
+                "head_len": int(data.get("head_len", 0)),
+            }
         except FileNotFoundError:
             return None
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -81,8 +94,14 @@ class Tailer:
             n = min(HEAD_BYTES, self.offset)
             if n != self._head_len and self._file is not None:
                 self._head, self._head_len = self._fingerprint(self._file.fileno(), n), n
-            state = {"dev": self._ident[0], "inode": self._ident[1], "offset": self.offset,
-                     "head": self._head, "head_len": self._head_len, "path": str(self.path)}
+            state = {
+                "dev": self._ident[0],
+                "inode": self._ident[1],
+                "offset": self.offset,
+                "head": self._head,
+                "head_len": self._head_len,
+                "path": str(self.path),
+            }
             atomic_write(self.offset_file, orjson.dumps(state), fsync=False)
 
     # ------------------------------------------------------------------ reading
@@ -106,8 +125,7 @@ class Tailer:
                 self.offset = stored["offset"]
                 self._head, self._head_len = stored["head"], stored["head_len"]
             else:
-                log.warning("tailed file was rewritten while stopped; starting at the beginning",
-                            path=str(self.path))
+                log.warning("tailed file was rewritten while stopped; starting at the beginning", path=str(self.path))
         f.seek(self.offset)
         log.info("tailing file", path=str(self.path), offset=self.offset)
         return True
@@ -158,7 +176,7 @@ class Tailer:
                 self.offset += len(data)
                 return 1 if data else 0
             self.offset += nl + 1
-            data = data[nl + 1:]
+            data = data[nl + 1 :]
             self._skipping = False
         end = len(data) if final else data.rfind(b"\n") + 1
         if end == 0:
@@ -177,7 +195,7 @@ class Tailer:
             if len(line) > self.max_line_bytes:
                 self._too_long(len(line))
                 continue
-            items.append(_decode_one(line))
+            items.append(decode_one(line))
         if items:
             while True:
                 try:
@@ -199,7 +217,7 @@ class Tailer:
         ingest = self.ingestor.ingest
         step = self.ingestor.max_items or len(items)
         for start in range(0, len(items), step):
-            part = items[start:start + step]
+            part = items[start : start + step]
             try:
                 ingest(part, source="tail")
             except Unavailable:
@@ -216,8 +234,7 @@ class Tailer:
                         self.ingestor.reject("invalid_value", "line could not be ingested", source="tail")
 
     def _too_long(self, size: int) -> None:
-        self.ingestor.reject("too_large", f"line of {size} bytes exceeds {self.max_line_bytes}",
-                             source="tail")
+        self.ingestor.reject("too_large", f"line of {size} bytes exceeds {self.max_line_bytes}", source="tail")
 
     # ------------------------------------------------------------------ thread
     def _loop(self) -> None:
@@ -242,4 +259,3 @@ class Tailer:
         if self._file is not None:
             self._file.close()
             self._file = None
-
