@@ -118,3 +118,23 @@ def trading_events(start: int, n: int, run: str = "r") -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def model_events(start: int, n: int, run: str = "r") -> list[dict[str, Any]]:
+    """``n`` valid model-exporter predictions with unique ids, stamped now."""
+    now = round(time.time(), 3)
+    return [
+        {
+            "type": "prediction",
+            "ts": now,
+            "event_id": f"{run}-{i}",
+            "model": "clf",
+            "model_version": "1",
+            "prediction_id": f"{run}-p{i}",
+            "features": {"x": float(i % 17), "regime": f"r{i % 3}"},
+            "predicted": ("up", "down")[i % 2],
+            "confidence": 0.5 + (i % 5) / 10,
+            "latency_seconds": 0.001,
+        }
+        for i in range(start, start + n)
+    ]

@@ -8,13 +8,16 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable
 
+import pytest
 import requests
 from tests.faults.conftest import fault_rounds
-from tests.faults.exporter_proc import ExporterProc, trading_events
+from tests.faults.exporter_proc import ExporterProc, model_events, trading_events
 
 
 def send_until_killed(
+    make: Callable[[int, int, str], list[dict]],
     proc: ExporterProc,
     rng: random.Random,
     ids: itertools.count,
@@ -24,7 +27,7 @@ def send_until_killed(
 ) -> None:
     """POST batches of 1..400 new events; an answered batch moves from ``inflight`` to ``acked``."""
     while not stop.is_set():
-        batch = trading_events(next(ids) * 1000, rng.randint(1, 400), run="k")
+        batch = make(next(ids) * 1000, rng.randint(1, 400), run="k")
         inflight.append(batch)
         try:
             response = proc.post(batch, timeout=10)
@@ -36,22 +39,25 @@ def send_until_killed(
         acked.extend(inflight.pop())
 
 
-def test_kill9_at_random_points_loses_no_acknowledged_event(tmp_path):
-    rounds = fault_rounds(8)
+@pytest.mark.parametrize(
+    ("command", "make", "share"), [("trading-exporter", trading_events, 1.0), ("model-exporter", model_events, 0.5)]
+)
+def test_kill9_at_random_points_loses_no_acknowledged_event(tmp_path, command, make, share):
+    rounds = max(2, round(fault_rounds(8) * share))
     rng = random.Random(rounds)
     journal = tmp_path / "journal"
-    env = {"TRADEWATCH_JOURNAL_SNAPSHOT_EVERY": "3000"}  # compactions happen (and get killed) too
+    env = {"TRADEWATCH_JOURNAL_SNAPSHOT_EVERY": "3000"}
     acked: list[dict] = []
     inflight: list[list[dict]] = []  # batches sent when the process died: outcome unknown
     ids = itertools.count()
     for rnd in range(rounds):
-        proc = ExporterProc(journal, **env)
+        proc = ExporterProc(journal, command, **env)
         while inflight:  # what the client retries after the restart
             batch = inflight.pop()
             assert proc.post(batch).status_code == 200
             acked.extend(batch)
         stop = threading.Event()
-        sender = threading.Thread(target=send_until_killed, args=(proc, rng, ids, acked, inflight, stop))
+        sender = threading.Thread(target=send_until_killed, args=(make, proc, rng, ids, acked, inflight, stop))
         sender.start()
         time.sleep(rng.uniform(0.05, 0.8))
         if rnd % 4 == 3:
@@ -60,7 +66,7 @@ def test_kill9_at_random_points_loses_no_acknowledged_event(tmp_path):
             proc.kill9()
         stop.set()
         sender.join(20)
-    proc = ExporterProc(journal, **env)
+    proc = ExporterProc(journal, command, **env)
     try:
         while inflight:
             batch = inflight.pop()
@@ -75,6 +81,6 @@ def test_kill9_at_random_points_loses_no_acknowledged_event(tmp_path):
             body = proc.post(part).json()
             assert body["accepted"] == 0 and body["duplicates"] == len(part)
         assert proc.counter("tradewatch_events_accepted") == len(event_ids)
-        print(f"kill -9 rounds: {rounds}, acknowledged events: {len(event_ids)}, lost: 0")
+        print(f"{command}: {rounds} rounds, {len(event_ids)} acknowledged events, 0 lost")
     finally:
         proc.stop()
