@@ -19,7 +19,7 @@ from tradewatch.core.journal import Journal
 
 
 def ingestor_on(path, journal_cls=Journal, fsync="batch") -> EventIngestor:
-    ing = EventIngestor(journal_cls(path, fsync=fsync), validator, SumFold())
+    ing = EventIngestor(journal_cls(path, fsync=fsync, interval=0.0), validator, SumFold())
     ing.start()
     ing.probe_interval = 0.0
     return ing
@@ -90,8 +90,8 @@ class FlakyJournal(Journal):
 
 @pytest.mark.parametrize(
     ("fsync", "fault"),
-    [(policy, "short_write_then_eio") for policy in ("batch", "always", "never")]
-    + [(policy, "fsync_eio") for policy in ("batch", "always")],  # fsync=never does not fsync on append
+    [(policy, "short_write_then_eio") for policy in ("batch", "always", "interval", "never")]
+    + [(policy, "fsync_eio") for policy in ("batch", "always", "interval")],  # never: no fsync on append
 )
 def test_failed_write_leaves_the_journal_as_it_was(tmp_path, fsync, fault):
     ing = ingestor_on(tmp_path, FlakyJournal, fsync=fsync)

@@ -261,12 +261,12 @@ class Journal:
                 self._write(b"".join(lines))
                 if self.fsync_policy == "batch":
                     self._sync(self._fd)
+                elif self.fsync_policy == "interval":
+                    self._dirty = True
+                    self.flush_if_due()
         except OSError:
             self._roll_back(before)
             raise
-        if self.fsync_policy == "interval":
-            self._dirty = True
-            self.flush_if_due()
         self.events += len(lines)
 
     def probe(self, size: int = 64 * 1024) -> None:
