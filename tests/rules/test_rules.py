@@ -15,18 +15,53 @@ from tradewatch.devstack import render
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "prometheus"
-DASHBOARD_UIDS = {"tradewatch-overview", "tradewatch-trading", "tradewatch-execution", "tradewatch-risk",
-                  "tradewatch-model", "tradewatch-ai-cost", "tradewatch-data-quality", "tradewatch-system",
-                  "tradewatch-logs", "tradewatch-alerts"}
+DASHBOARD_UIDS = {
+    "tradewatch-overview",
+    "tradewatch-trading",
+    "tradewatch-execution",
+    "tradewatch-risk",
+    "tradewatch-model",
+    "tradewatch-ai-cost",
+    "tradewatch-data-quality",
+    "tradewatch-system",
+    "tradewatch-logs",
+    "tradewatch-alerts",
+}
 REQUIRED_ALERTS = {
-    "ExporterDown", "TargetDown", "ComponentDown", "ProbeFailing", "HostHighCpu", "HostHighMemory",
-    "DiskSpaceLow", "DiskPredictedFull", "KillSwitchActivated", "CircuitBreakerOpen",
-    "OrderRejectionRateHigh", "FillRatioLow", "ExecutionLatencyHigh", "SlippageHigh", "DrawdownExcessive",
-    "DailyLossNearLimit", "DailyLossLimitBreached", "PositionLimitUsageHigh", "ConcentrationHigh",
-    "MarketDataStale", "MarketDataGaps", "EventsRejected", "ModelPredictionDrift", "FeatureDrift",
-    "ModelLowConfidence", "ModelLatencyHigh", "ModelAccuracyDecline", "ModelNoPredictions",
-    "AICostOverBudget", "ErrorRateHigh", "PrometheusRuleEvaluationFailures",
-    "PrometheusNotificationsFailing", "AlertmanagerNotificationsFailing", "Watchdog",
+    "ExporterDown",
+    "TargetDown",
+    "ComponentDown",
+    "ProbeFailing",
+    "HostHighCpu",
+    "HostHighMemory",
+    "DiskSpaceLow",
+    "DiskPredictedFull",
+    "KillSwitchActivated",
+    "CircuitBreakerOpen",
+    "OrderRejectionRateHigh",
+    "FillRatioLow",
+    "ExecutionLatencyHigh",
+    "SlippageHigh",
+    "DrawdownExcessive",
+    "DailyLossNearLimit",
+    "DailyLossLimitBreached",
+    "PositionLimitUsageHigh",
+    "ConcentrationHigh",
+    "MarketDataStale",
+    "MarketDataGaps",
+    "EventsRejected",
+    "ModelPredictionDrift",
+    "FeatureDrift",
+    "ModelLowConfidence",
+    "ModelLatencyHigh",
+    "ModelAccuracyDecline",
+    "ModelNoPredictions",
+    "AICostOverBudget",
+    "ErrorRateHigh",
+    "PrometheusRuleEvaluationFailures",
+    "PrometheusNotificationsFailing",
+    "AlertmanagerNotificationsFailing",
+    "Watchdog",
 }
 
 
@@ -56,8 +91,9 @@ def test_promtool_check_rules():
 
 def test_malformed_thresholds_file_is_rejected_with_every_problem(tmp_path):
     path = tmp_path / "thresholds.yml"
-    path.write_text("thresholds:\n  - name: a\n    value: high\n    unit: ratio\n    meaning: x\n"
-                    "  - name: b\n    value: 1\n")
+    path.write_text(
+        "thresholds:\n  - name: a\n    value: high\n    unit: ratio\n    meaning: x\n  - name: b\n    value: 1\n"
+    )
     with pytest.raises(render.RenderError) as err:
         render.load_thresholds(path)
     assert "entry 0" in str(err.value) and "entry 1" in str(err.value)
@@ -73,21 +109,32 @@ def test_promtool_unit_tests_pass():
 
 def test_native_config_is_valid_and_uses_loopback(tmp_path):
     promtool = require_binary("promtool")
-    opts = render.NativeOptions(ports={"prometheus": 19090, "alertmanager": 19093, "system-exporter": 19811,
-                                       "trading-exporter": 19812, "model-exporter": 19813},
-                                test_mode=True)
+    opts = render.NativeOptions(
+        ports={
+            "prometheus": 19090,
+            "alertmanager": 19093,
+            "system-exporter": 19811,
+            "trading-exporter": 19812,
+            "model-exporter": 19813,
+        },
+        test_mode=True,
+    )
     (tmp_path / "rules").mkdir()
     for domain, text in render.render_rule_sources().items():
-        (tmp_path / "rules" / f"{domain}.yml").write_text(render.shorten_rules(text, interval="1s",
-                                                                                max_for="5s"))
+        (tmp_path / "rules" / f"{domain}.yml").write_text(render.shorten_rules(text, interval="1s", max_for="5s"))
     doc = render.render_prometheus("native", opts)
     (tmp_path / "prometheus.yml").write_text(render.dump_yaml(doc))
     res = run(promtool, "check", "config", str(tmp_path / "prometheus.yml"))
     assert res.returncode == 0, res.stdout + res.stderr
     targets = [t for job in doc["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
     assert targets and all(t.startswith("127.0.0.1:") for t in targets)
-    assert {j["job_name"] for j in doc["scrape_configs"]} == {"prometheus", "alertmanager", "system-exporter",
-                                                              "trading-exporter", "model-exporter"}
+    assert {j["job_name"] for j in doc["scrape_configs"]} == {
+        "prometheus",
+        "alertmanager",
+        "system-exporter",
+        "trading-exporter",
+        "model-exporter",
+    }
     assert all(j["scrape_interval"] == "1s" for j in doc["scrape_configs"])
     shortened = yaml.safe_load((tmp_path / "rules" / "trading.yml").read_text())
     fors = [r["for"] for g in shortened["groups"] for r in g["rules"] if "for" in r]
@@ -98,14 +145,22 @@ def test_compose_config_targets_and_intervals():
     doc = yaml.safe_load((PROM / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
     assert {job: j["static_configs"][0]["targets"][0] for job, j in jobs.items()} == {
-        "prometheus": "prometheus:9090", "alertmanager": "alertmanager:9093", "grafana": "grafana:3000",
-        "loki": "loki:3100", "alloy": "alloy:12345", "system-exporter": "system-exporter:9811",
-        "trading-exporter": "trading-exporter:9812", "model-exporter": "model-exporter:9813"}
+        "prometheus": "prometheus:9090",
+        "alertmanager": "alertmanager:9093",
+        "grafana": "grafana:3000",
+        "loki": "loki:3100",
+        "alloy": "alloy:12345",
+        "system-exporter": "system-exporter:9811",
+        "trading-exporter": "trading-exporter:9812",
+        "model-exporter": "model-exporter:9813",
+    }
     assert jobs["trading-exporter"]["scrape_interval"] == "5s"
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     trading = yaml.safe_load((PROM / "rules" / "trading.yml").read_text())
     assert {g["name"]: g["interval"] for g in trading["groups"]} == {
-        "tradewatch-trading-recording": "5s", "tradewatch-trading": "5s"}
+        "tradewatch-trading-recording": "5s",
+        "tradewatch-trading": "5s",
+    }
 
 
 def test_required_alerts_exist(alerts):
@@ -207,11 +262,39 @@ def _catalog() -> set[str]:
 
 
 # Metrics of Prometheus and Alertmanager themselves (not in our catalog).
-UPSTREAM = {"up", "prometheus_rule_evaluation_failures_total", "prometheus_notifications_errors_total",
-            "alertmanager_notifications_failed_total", "prometheus_notifications_alertmanagers_discovered"}
-_PROMQL_WORDS = {"sum", "by", "rate", "increase", "max", "min", "without", "and", "or", "bool", "on", "time",
-                 "vector", "histogram_quantile", "predict_linear", "offset", "abs", "topk", "le", "ignoring",
-                 "group_left", "count"}
+UPSTREAM = {
+    "up",
+    "prometheus_rule_evaluation_failures_total",
+    "prometheus_notifications_errors_total",
+    "alertmanager_notifications_failed_total",
+    "prometheus_notifications_alertmanagers_discovered",
+}
+_PROMQL_WORDS = {
+    "sum",
+    "by",
+    "rate",
+    "increase",
+    "max",
+    "min",
+    "without",
+    "and",
+    "or",
+    "bool",
+    "on",
+    "time",
+    "vector",
+    "histogram_quantile",
+    "predict_linear",
+    "offset",
+    "abs",
+    "topk",
+    "le",
+    "ignoring",
+    "group_left",
+    "count",
+    "group",
+    "changes",
+}
 
 
 def test_rules_and_runbooks_name_only_catalogued_metrics(alerts):
@@ -229,8 +312,9 @@ def test_rules_and_runbooks_name_only_catalogued_metrics(alerts):
     for expr in exprs:
         expr = re.sub(r'\{[^}]*\}|"[^"]*"|\[[^\]]*\]', "", expr)
         for word in re.findall(r"[a-z_:][a-z0-9_:]*", expr):
-            if (word.startswith(("tradewatch_", "prometheus_", "alertmanager_")) or ":" in word) \
-                    and word not in catalog | recorded | UPSTREAM:
+            if (
+                word.startswith(("tradewatch_", "prometheus_", "alertmanager_")) or ":" in word
+            ) and word not in catalog | recorded | UPSTREAM:
                 unknown.add(word)
     assert not unknown, f"not in docs/metrics.md nor a recording rule: {sorted(unknown)}"
     assert len(catalog) > 100

@@ -22,12 +22,20 @@ from tradewatch.devstack.procs import Managed, ProcessFailed, free_port
 from tradewatch.devstack.receivers import MailCatcher, SlackReceiver
 
 EXPORTERS = ("system", "trading", "model")
-DEV_PORTS = {"prometheus": 9090, "alertmanager": 9093, "system-exporter": 9811, "trading-exporter": 9812,
-             "model-exporter": 9813}
+DEV_PORTS = {
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "system-exporter": 9811,
+    "trading-exporter": 9812,
+    "model-exporter": 9813,
+}
 
 #: The trading exporter is told the simulator's risk limits (5% of the 100k starting balance a day,
 #: 10% drawdown), so the daily-loss alerts and the limit lines on the dashboards have a limit to use.
 SIMULATOR_RISK_LIMITS = {"TRADEWATCH_RISK_DAILY_LOSS_LIMIT": "5000", "TRADEWATCH_RISK_MAX_DRAWDOWN": "0.10"}
+#: And the model exporter a monthly AI budget the simulator's normal LLM spend stays under and the
+#: ai-cost-spike scenario's exceeds, so AICostOverBudget and the budget panels have a budget to use.
+SIMULATOR_MODEL_LIMITS = {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "300"}
 
 #: Test mode: every `for` longer than this is shortened so scenarios finish in seconds.
 TEST_MAX_FOR = "5s"
@@ -55,14 +63,14 @@ class AlertmanagerSpec:
 
 @dataclass
 class StackOptions:
-    workdir: Path | None = None                # kept when given; a temp dir removed at stop otherwise
-    test_mode: bool = True                     # 1 s intervals, short Alertmanager timings, short `for`
-    random_ports: bool = True                  # False: the documented ports (DEV_PORTS)
+    workdir: Path | None = None  # kept when given; a temp dir removed at stop otherwise
+    test_mode: bool = True  # 1 s intervals, short Alertmanager timings, short `for`
+    random_ports: bool = True  # False: the documented ports (DEV_PORTS)
     exporters: Sequence[str] = EXPORTERS
-    simulator: str | None = "normal"           # scenario run in the background; None: no simulator
+    simulator: str | None = "normal"  # scenario run in the background; None: no simulator
     simulator_args: Sequence[str] = ()
-    slack_webhook_file: Path | None = None     # real Slack; None: the local Slack receiver
-    smtp_smarthost: str | None = None          # real SMTP relay; None: the local mail catcher
+    slack_webhook_file: Path | None = None  # real Slack; None: the local Slack receiver
+    smtp_smarthost: str | None = None  # real SMTP relay; None: the local mail catcher
     alertmanagers: Sequence[AlertmanagerSpec] = (AlertmanagerSpec(),)
     threshold_overrides: dict[str, float] = field(default_factory=dict)
     exporter_env: dict[str, dict[str, str]] = field(default_factory=dict)  # extra env per exporter
@@ -76,8 +84,10 @@ def tradewatch_argv() -> list[str]:
 def _binary(name: str) -> str:
     path = shutil.which(name)
     if not path:
-        raise StackError(f"{name} not found: install Debian's prometheus and prometheus-alertmanager "
-                         "packages (`make system-deps` as root)")
+        raise StackError(
+            f"{name} not found: install Debian's prometheus and prometheus-alertmanager "
+            "packages (`make system-deps` as root)"
+        )
     return path
 
 
@@ -122,8 +132,7 @@ class DevStack:
         for i, spec in enumerate(opts.alertmanagers):
             self.am_ports[spec.name] = self.ports["alertmanager"] if i == 0 else free_port()
         if opts.slack_webhook_file is None:
-            self.slack = SlackReceiver(port=0 if opts.random_ports else 8026,
-                                       docs_dir=render.REPO / "docs").start()
+            self.slack = SlackReceiver(port=0 if opts.random_ports else 8026, docs_dir=render.REPO / "docs").start()
         if opts.smtp_smarthost is None:
             self.mail = MailCatcher(port=0 if opts.random_ports else 1025).start()
         self._write_configs()
@@ -131,24 +140,40 @@ class DevStack:
             port = self.am_ports[spec.name]
             data = self.workdir / spec.name / "data"
             data.mkdir(parents=True, exist_ok=True)
-            self.procs[spec.name] = Managed(spec.name, [
-                alertmanager_bin, f"--config.file={self.workdir / spec.name / 'alertmanager.yml'}",
-                f"--storage.path={data}", f"--web.listen-address=127.0.0.1:{port}",
-                f"--web.external-url=http://127.0.0.1:{port}", "--cluster.listen-address=",
-                "--log.level=info",
-            ], self.workdir / "logs" / f"{spec.name}.log", f"http://127.0.0.1:{port}/-/ready",
-                env=self._env()).start()
+            self.procs[spec.name] = Managed(
+                spec.name,
+                [
+                    alertmanager_bin,
+                    f"--config.file={self.workdir / spec.name / 'alertmanager.yml'}",
+                    f"--storage.path={data}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    f"--web.external-url=http://127.0.0.1:{port}",
+                    "--cluster.listen-address=",
+                    "--log.level=info",
+                ],
+                self.workdir / "logs" / f"{spec.name}.log",
+                f"http://127.0.0.1:{port}/-/ready",
+                env=self._env(),
+            ).start()
         for name in opts.exporters:
             self.procs[f"{name}-exporter"] = self._exporter_proc(name).start()
         (self.workdir / "prometheus" / "data").mkdir(parents=True, exist_ok=True)
         port = self.ports["prometheus"]
-        self.procs["prometheus"] = Managed("prometheus", [
-            prometheus_bin, f"--config.file={self.workdir / 'prometheus' / 'prometheus.yml'}",
-            f"--storage.tsdb.path={self.workdir / 'prometheus' / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", f"--web.external-url=http://127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=2d", "--log.level=info",
-        ], self.workdir / "logs" / "prometheus.log", f"http://127.0.0.1:{port}/-/ready",
-            env=self._env()).start()
+        self.procs["prometheus"] = Managed(
+            "prometheus",
+            [
+                prometheus_bin,
+                f"--config.file={self.workdir / 'prometheus' / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'prometheus' / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--web.external-url=http://127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=2d",
+                "--log.level=info",
+            ],
+            self.workdir / "logs" / "prometheus.log",
+            f"http://127.0.0.1:{port}/-/ready",
+            env=self._env(),
+        ).start()
         deadline = time.monotonic() + timeout
         for proc in self.procs.values():
             proc.wait_ready(max(1.0, deadline - time.monotonic()))
@@ -169,8 +194,12 @@ class DevStack:
 
     def stop(self) -> None:
         """Simulator first, then exporters, Prometheus, Alertmanager, receivers."""
-        order = ["simulator", *[f"{e}-exporter" for e in EXPORTERS], "prometheus",
-                 *[s.name for s in self.options.alertmanagers]]
+        order = [
+            "simulator",
+            *[f"{e}-exporter" for e in EXPORTERS],
+            "prometheus",
+            *[s.name for s in self.options.alertmanagers],
+        ]
         for name in order + [n for n in self.procs if n not in order]:
             proc = self.procs.get(name)
             if proc:
@@ -195,19 +224,20 @@ class DevStack:
         rules_dir.mkdir(parents=True, exist_ok=True)
         # Runbook links point at this stack's own web page (the Slack stand-in serves docs/) unless
         # TRADEWATCH_RUNBOOK_URL says otherwise, so every link in a page resolves.
-        runbooks = render.runbook_base(default=f"{self.slack.url}/docs/runbooks" if self.slack
-                                       else render.RUNBOOK_BASE)
-        for domain, text in render.render_rule_sources(overrides=opts.threshold_overrides,
-                                                       runbooks=runbooks).items():
+        runbooks = render.runbook_base(default=f"{self.slack.url}/docs/runbooks" if self.slack else render.RUNBOOK_BASE)
+        for domain, text in render.render_rule_sources(overrides=opts.threshold_overrides, runbooks=runbooks).items():
             if opts.test_mode:
                 text = render.shorten_rules(text, interval="1s", max_for=TEST_MAX_FOR)
             (rules_dir / f"{domain}.yml").write_text(text)
         ports = {**self.ports, "alertmanager": self.am_ports[opts.alertmanagers[0].name]}
-        doc = render.render_prometheus("native", render.NativeOptions(
-            ports=ports, rules_dir=str(rules_dir), test_mode=opts.test_mode))
-        doc["scrape_configs"] = [j for j in doc["scrape_configs"]
-                                 if not j["job_name"].endswith("-exporter")
-                                 or j["job_name"].removesuffix("-exporter") in opts.exporters]
+        doc = render.render_prometheus(
+            "native", render.NativeOptions(ports=ports, rules_dir=str(rules_dir), test_mode=opts.test_mode)
+        )
+        doc["scrape_configs"] = [
+            j
+            for j in doc["scrape_configs"]
+            if not j["job_name"].endswith("-exporter") or j["job_name"].removesuffix("-exporter") in opts.exporters
+        ]
         targets = doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
         targets[:] = [f"127.0.0.1:{self.am_ports[s.name]}" for s in opts.alertmanagers]
         (prom_dir / "prometheus.yml").write_text(render.dump_yaml(doc))
@@ -222,12 +252,17 @@ class DevStack:
                 slack_file = str(am_dir / "slack_webhook_url")
                 # Alertmanager 0.25 does not trim a trailing newline: write none.
                 Path(slack_file).write_text(self.slack.url + spec.slack_path)
-            am = render.render_alertmanager_native(render.NativeAlertmanager(
-                slack_url_file=slack_file,
-                smtp_smarthost=opts.smtp_smarthost or (self.mail.smarthost if self.mail else None),
-                templates_dir=str(render.REPO / "alertmanager" / "templates"),
-                location=spec.location, quiet_hours=spec.quiet_hours, fast=opts.test_mode,
-                smtp_from=spec.smtp_from))
+            am = render.render_alertmanager_native(
+                render.NativeAlertmanager(
+                    slack_url_file=slack_file,
+                    smtp_smarthost=opts.smtp_smarthost or (self.mail.smarthost if self.mail else None),
+                    templates_dir=str(render.REPO / "alertmanager" / "templates"),
+                    location=spec.location,
+                    quiet_hours=spec.quiet_hours,
+                    fast=opts.test_mode,
+                    smtp_from=spec.smtp_from,
+                )
+            )
             (am_dir / "alertmanager.yml").write_text(render.dump_yaml(am))
 
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -244,11 +279,16 @@ class DevStack:
             env["TRADEWATCH_INGEST_MAX_FUTURE_SKEW"] = "0"
         if name == "trading":
             env.update(SIMULATOR_RISK_LIMITS)
+        if name == "model":
+            env.update(SIMULATOR_MODEL_LIMITS)
         env.update(self.options.exporter_env.get(name, {}))
-        return Managed(f"{name}-exporter", [*tradewatch_argv(), f"{name}-exporter", "--port", str(port),
-                                            "--listen-address", "127.0.0.1"],
-                       self.workdir / "logs" / f"{name}-exporter.log",
-                       f"http://127.0.0.1:{port}/readyz", env=env)
+        return Managed(
+            f"{name}-exporter",
+            [*tradewatch_argv(), f"{name}-exporter", "--port", str(port), "--listen-address", "127.0.0.1"],
+            self.workdir / "logs" / f"{name}-exporter.log",
+            f"http://127.0.0.1:{port}/readyz",
+            env=env,
+        )
 
     # -- URLs and control -----------------------------------------------------------------------
 
@@ -274,8 +314,7 @@ class DevStack:
         proc.wait_ready(timeout)
 
     def simulator_argv(self, scenario: str, *extra: str) -> list[str]:
-        argv = [*tradewatch_argv(), "simulate", "--scenario", scenario,
-                "--trading-url", self.exporter_url("trading")]
+        argv = [*tradewatch_argv(), "simulate", "--scenario", scenario, "--trading-url", self.exporter_url("trading")]
         if "model" in self.options.exporters:
             argv += ["--model-url", self.exporter_url("model")]
         return [*argv, *extra]
@@ -284,8 +323,9 @@ class DevStack:
         old = self.procs.get("simulator")
         if old:
             old.stop()
-        proc = self.procs["simulator"] = Managed("simulator", self.simulator_argv(scenario, *extra),
-                                                  self.workdir / "logs" / "simulator.log", env=self._env()).start()
+        proc = self.procs["simulator"] = Managed(
+            "simulator", self.simulator_argv(scenario, *extra), self.workdir / "logs" / "simulator.log", env=self._env()
+        ).start()
         self._scenario = scenario
         if self._started:
             self.write_state()
@@ -297,8 +337,7 @@ class DevStack:
         code = proc.wait_exit(timeout)
         if code is None:
             proc.stop()
-            raise ProcessFailed(f"simulator {scenario} still running after {timeout:.0f}s:\n"
-                                f"{proc.log_tail()}")
+            raise ProcessFailed(f"simulator {scenario} still running after {timeout:.0f}s:\n{proc.log_tail()}")
         return code
 
     # -- HTTP helpers ---------------------------------------------------------------------------
@@ -306,8 +345,12 @@ class DevStack:
     def post_events(self, exporter: str, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
         """POST events to an exporter's /v1/events; returns its JSON answer (raises on 5xx)."""
         body = json.dumps(list(events)).encode()
-        req = urllib.request.Request(f"{self.exporter_url(exporter)}/v1/events", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.exporter_url(exporter)}/v1/events",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return json.loads(resp.read() or b"{}")
@@ -364,14 +407,26 @@ class DevStack:
     def describe(self) -> str:
         # Debian's builds: Prometheus has only its classic pages, Alertmanager no web UI at all.
         rows = [("Prometheus", self.prometheus_url, f"UI: {self.prometheus_url}/classic/alerts")]
-        rows += [(spec.name.capitalize(), self.alertmanager_url_of(spec.name),
-                  "no web UI in Debian's build: /api/v2/alerts or amtool")
-                 for spec in self.options.alertmanagers]
-        rows += [(f"{name}-exporter", self.exporter_url(name), "" if name == "system" else "POST /v1/events")
-                 for name in self.options.exporters]
+        rows += [
+            (
+                spec.name.capitalize(),
+                self.alertmanager_url_of(spec.name),
+                "no web UI in Debian's build: /api/v2/alerts or amtool",
+            )
+            for spec in self.options.alertmanagers
+        ]
+        rows += [
+            (f"{name}-exporter", self.exporter_url(name), "" if name == "system" else "POST /v1/events")
+            for name in self.options.exporters
+        ]
         if self.slack:
-            rows.append(("Slack stand-in", self.slack.url, "a page of the messages received, printed below "
-                         "too; runbooks under /docs/runbooks/"))
+            rows.append(
+                (
+                    "Slack stand-in",
+                    self.slack.url,
+                    "a page of the messages received, printed below too; runbooks under /docs/runbooks/",
+                )
+            )
         if self.mail:
             rows.append(("SMTP catcher", self.mail.smarthost, f"mails are saved in {self.workdir / 'mail'}"))
         rows.append(("Work dir", str(self.workdir), "logs/ holds every process' output"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from tradewatch.core import config as cfg
@@ -28,27 +30,42 @@ NAME = "model-exporter"
 class ModelExporter:
     """The running pieces, kept together so tests can reach the state and the drift engine."""
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, clock: Callable[[], float] = time.time):
+        # clock: receipt times and drift timing (a simulated one in tradewatch.devstack.series)
         self.config = config
         self.exporter = Exporter(NAME, config)
         self.state = ModelState(fold_settings(config))
         problems = []
         for model, path in config["reference.files"].items():
             try:
-                self.state.set_reference(model, load_reference(
-                    path, max_features=config["limits.max_features"],
-                    max_categories=config["limits.max_categories"], model=model))
+                self.state.set_reference(
+                    model,
+                    load_reference(
+                        path,
+                        max_features=config["limits.max_features"],
+                        max_categories=config["limits.max_categories"],
+                        model=model,
+                    ),
+                )
             except ReferenceError as exc:
                 problems.append(f"reference.files[{model}]: {exc}")
         if problems:
             raise cfg.ConfigError(problems)
         token = read_token(config)
-        self.ingestor = ingestor_from_config(config, validator(TimeWindow.from_config(config)), self.state,
-                                             errors=self.exporter.errors)
+        self.ingestor = ingestor_from_config(
+            config, validator(TimeWindow.from_config(config)), self.state, errors=self.exporter.errors
+        )
+        self.ingestor.clock = clock
         mount_ingest(self.exporter, self.ingestor, token=token)
-        self.drift = DriftEngine(self.state, drift_settings(config))
-        self.exporter.add_task(Periodic("model-drift", config["drift.interval"], self.drift.run,
-                                        on_error=lambda exc: self.exporter.errors.labels("drift").inc()))
+        self.drift = DriftEngine(self.state, drift_settings(config), clock)
+        self.exporter.add_task(
+            Periodic(
+                "model-drift",
+                config["drift.interval"],
+                self.drift.run,
+                on_error=lambda exc: self.exporter.errors.labels("drift").inc(),
+            )
+        )
         self.exporter.add_collector("model_predictions", PredictionsCollector(self.state))
         self.exporter.add_collector("model_performance", PerformanceCollector(self.state))
         self.exporter.add_collector("model_drift", DriftCollector(self.state, self.drift))
