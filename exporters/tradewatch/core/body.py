@@ -58,7 +58,9 @@ class TooLarge(Exception):
 
 DEFAULT_MAX_ITEMS = 10_000
 VALUES_PER_ITEM = 50  # JSON values a request may hold: this many per allowed item, on average
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# A JSON string, or an unterminated one up to the end: the pattern can never fail once it has seen a
+# quote (possessive loops), so a body of escaped quotes is one linear scan, not a quadratic search.
+_STRING = re.compile(rb'(?s)"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)')
 _LINE = re.compile(rb"[^\n]+")
 
 
