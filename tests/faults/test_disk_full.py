@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
 import pytest
 from tests.faults.conftest import TinyFS
-from tests.ingest.ingest_fixtures import SumFold, tick, validator
+from tests.ingest.ingest_fixtures import SumFold, ndjson, tick, validator
 
 from tradewatch.core.ingest import EventIngestor, Unavailable
 from tradewatch.core.journal import Journal
+from tradewatch.core.tail import Tailer
 
 
 def ingestor_on(path, journal_cls=Journal, fsync="batch") -> EventIngestor:
@@ -168,3 +170,31 @@ def test_background_upkeep_probes_the_journal_back_to_ready(tmp_path):
     ing.journal.fail_sync = False
     ing.maintain()
     assert ing.journal_problem == "" and ing.journal_ready() == (True, "")
+
+
+def test_tail_mode_holds_its_position_while_the_journal_fails(tmp_path):
+    """No tailed line is skipped on a failing disk: the position stays, and everything comes in after."""
+    src = tmp_path / "events.jsonl"
+    src.write_bytes(ndjson([tick(i) for i in range(10)]))
+    ing = ingestor_on(tmp_path / "j", FlakyJournal)
+    tailer = Tailer(src, ing, offset_file=tmp_path / "off", poll_interval=0.01)
+    tailer.start()
+    try:
+        deadline = time.monotonic() + 5
+        while ing.fold.count < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ing.journal.fail_write_after = 40
+        with open(src, "ab") as f:
+            f.write(ndjson([tick(i) for i in range(10, 20)]))
+        time.sleep(1.5)  # at least one retry
+        assert ing.fold.count == 10 and tailer.offset == len(ndjson([tick(i) for i in range(10)]))
+        assert not ing.journal_ready()[0]
+        ing.journal.fail_write_after = None
+        deadline = time.monotonic() + 5
+        while ing.fold.count < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        tailer.stop()
+    assert ing.fold.ids == [f"e{i}" for i in range(20)] and tailer.offset == src.stat().st_size
+    ing.close(snapshot=False)
+    assert replayed_ids(tmp_path / "j") == [f"e{i}" for i in range(20)]
