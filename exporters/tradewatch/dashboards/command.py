@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tradewatch.dashboards.common import DEFAULT_RUNBOOK_BASE
+from tradewatch.dashboards import DEFAULT_RUNBOOK_BASE
 from tradewatch.dashboards.thresholds import REPO_ROOT, THRESHOLDS_FILE
 
 

@@ -27,7 +27,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
-from tradewatch.devstack.render import RUNBOOK_BASE
+from tradewatch.dashboards import DEFAULT_RUNBOOK_BASE
 
 # Fixed datasource UIDs; grafana/provisioning/datasources/datasources.yml declares the same ones.
 PROMETHEUS_UID = "prometheus"
@@ -51,10 +51,6 @@ UIDS = {
     "alerts": "tradewatch-alerts",
 }
 TAG = "tradewatch"
-
-# Where the runbooks are published. Grafana does not serve the repository, so links need an
-# absolute base; override with `tradewatch dashboards --runbook-base`.
-DEFAULT_RUNBOOK_BASE = RUNBOOK_BASE + "/"  # the rules' runbook base (tradewatch.devstack.render)
 
 
 def docs_base(runbook_base: str) -> str:
@@ -234,9 +230,7 @@ def ts(
     )
     panel = panel.fill_opacity(10).line_width(1)
     if thresholds is not None:
-        panel = panel.thresholds_style(
-            cb.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED)
-        )
+        panel = panel.thresholds_style(cb.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED))
     if stack:
         panel = panel.stacking(cb.StackingConfig().mode(common.StackingMode.NORMAL))
     if bars:
@@ -259,12 +253,8 @@ def single(
     calc: str = "lastNotNull",
 ) -> stat.Panel:
     """Stat panel with a sparkline, coloured by thresholds."""
-    panel = _common(
-        stat.Panel(), title, description, targets, unit, w, h, links, thresholds, decimals=decimals
-    )
-    panel = panel.color_mode(
-        common.BigValueColorMode.BACKGROUND if thresholds else common.BigValueColorMode.VALUE
-    )
+    panel = _common(stat.Panel(), title, description, targets, unit, w, h, links, thresholds, decimals=decimals)
+    panel = panel.color_mode(common.BigValueColorMode.BACKGROUND if thresholds else common.BigValueColorMode.VALUE)
     panel = panel.graph_mode(common.BigValueGraphMode.AREA if graph else common.BigValueGraphMode.NONE)
     panel = panel.reduce_options(cb.ReduceDataOptions().calcs([calc]).values(False))
     if mappings:
@@ -297,9 +287,7 @@ def bars(
         min_val=min_val,
         max_val=max_val,
     )
-    panel = panel.display_mode(common.BarGaugeDisplayMode.GRADIENT).orientation(
-        common.VizOrientation.HORIZONTAL
-    )
+    panel = panel.display_mode(common.BarGaugeDisplayMode.GRADIENT).orientation(common.VizOrientation.HORIZONTAL)
     return panel.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
 
 
