@@ -57,6 +57,21 @@ def test_every_other_method_is_a_json_405_with_allow(exporter, method, path, all
     assert json.loads(body) == {"error": f"method {method} not allowed"}
 
 
+def test_head_is_get_without_the_body(exporter):
+    for path in ("/healthz", "/readyz", "/metrics"):
+        with socket.create_connection(("127.0.0.1", exporter.port), timeout=10) as s:
+            s.sendall(
+                f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+        head, _, rest = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), path
+        assert rest.startswith(b"HTTP/1.1 200") and rest.endswith(b'{"status":"ok"}'), path  # no body after HEAD
+
+
 def test_a_body_sent_with_an_odd_method_is_not_read_as_the_next_request(exporter):
     smuggled = b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
     reply = raw(

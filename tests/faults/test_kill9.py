@@ -40,7 +40,9 @@ def send_until_killed(
 
 
 @pytest.mark.parametrize(
-    ("command", "make", "share"), [("trading-exporter", trading_events, 1.0), ("model-exporter", model_events, 0.5)]
+    ("command", "make", "share"),
+    [("trading-exporter", trading_events, 1.0), ("model-exporter", model_events, 0.5)],
+    ids=["trading", "model"],
 )
 def test_kill9_at_random_points_loses_no_acknowledged_event(tmp_path, command, make, share):
     rounds = max(2, round(fault_rounds(8) * share))

@@ -211,18 +211,20 @@ class ExporterHTTPServer:
             self.links.append((path, describe))
 
     def _dispatch(self, request: Request) -> Response:
-        if request.method == "GET" and request.path == "/metrics":
+        # HEAD is GET without the body (which _send leaves out): load balancers probe with it.
+        method = "GET" if request.method == "HEAD" else request.method
+        if method == "GET" and request.path == "/metrics":
             return self._metrics(request)
-        if request.method == "GET" and request.path == "/healthz":
+        if method == "GET" and request.path == "/healthz":
             return Response.json(200, {"status": "ok"})
-        if request.method == "GET" and request.path == "/readyz":
+        if method == "GET" and request.path == "/readyz":
             ok, reasons = self.readiness.status()
             if ok:
                 return Response.json(200, {"status": "ready"})
             return Response.json(503, {"status": "unready", "reasons": reasons})
-        if request.method == "GET" and request.path == "/":
+        if method == "GET" and request.path == "/":
             return self._index()
-        handler = self.routes.get((request.method, request.path))
+        handler = self.routes.get((method, request.path))
         if handler is None:
             allowed = sorted(m for (m, p) in self.routes if p == request.path)
             if allowed or request.path in ("/metrics", "/healthz", "/readyz", "/"):
