@@ -56,6 +56,11 @@ class Receiver:
         self.max_events: int | None = None  # above this per request: 413
         self.delay = 0.0
         self.reject_symbol = "BAD"
+        # A request holding an event with this symbol is answered 500 as a whole, the way an exporter
+        # bug answers one poisonous event (today: a model token count of 2**64).
+        self.poison_symbol = "POISON"
+        self.poisoned = 0  # requests answered 500 for it
+        self.max_reported: int | None = None  # name at most this many rejections, then rejected_total
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -115,7 +120,11 @@ class Receiver:
             except orjson.JSONDecodeError:
                 items.append({"event_id": None, "symbol": self.reject_symbol})  # rejected on its own
         if self.max_events is not None and len(items) > self.max_events:
-            return 413, {"error": "too_large"}, {}
+            return 413, {"error": "request too large", "reason": "too_many_items"}, {}
+        if any(isinstance(e, dict) and e.get("symbol") == self.poison_symbol for e in items):
+            with self.lock:
+                self.poisoned += 1
+            return 500, {"error": "internal server error"}, {}
         accepted = duplicates = 0
         rejected = []
         with self.lock:
@@ -129,7 +138,10 @@ class Receiver:
                     self.seen.add(event["event_id"])
                     self.events.append(event)
                     accepted += 1
-        body_out = {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+        body_out: dict[str, Any] = {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+        if self.max_reported is not None and len(rejected) > self.max_reported:
+            body_out["rejected"] = rejected[: self.max_reported]
+            body_out["rejected_total"] = len(rejected)
         status = 422 if rejected and not accepted and not duplicates else 202
         return status, body_out, {}
 
@@ -156,8 +168,7 @@ def captured_logs(service: str = "test", level: str = "debug") -> Iterator[io.By
     from tradewatch.core import redact
 
     root = logging.getLogger()
-    saved = (structlog.get_config(), root.handlers[:], root.level, core_logging._service,
-             redact.get_redactor())
+    saved = (structlog.get_config(), root.handlers[:], root.level, core_logging._service, redact.get_redactor())
     stream = io.BytesIO()
     core_logging.setup(service, level, stream=stream)
     try:

@@ -21,8 +21,10 @@ FAST = {"backoff_base": 0.02, "backoff_max": 0.1, "flush_interval": 0.05}
 
 
 def emit_orders(client, start: int, count: int, symbol: str = "BTC-USD") -> list[str]:
-    return [client.order_submitted(f"o-{i}", symbol, "buy", 1.0, reference_price=100.0 + i)
-            for i in range(start, start + count)]
+    return [
+        client.order_submitted(f"o-{i}", symbol, "buy", 1.0, reference_price=100.0 + i)
+        for i in range(start, start + count)
+    ]
 
 
 def spool_files(directory: Path) -> list[Path]:
@@ -42,8 +44,7 @@ def test_helpers_fill_envelope_and_validate(tmp_path: Path) -> None:
             journal.order_filled("o-1", 0.3, 65012.0, fee=0.7),
             journal.order_cancelled("o-2", reason="expired"),
             journal.order_rejected("o-3", "risk_limit", message="too big"),
-            journal.trade_closed("t-1", "BTC-USD", 12.5, fees=1.2, holding_seconds=30,
-                                 exit_reason="take_profit"),
+            journal.trade_closed("t-1", "BTC-USD", 12.5, fees=1.2, holding_seconds=30, exit_reason="take_profit"),
             journal.position_snapshot("BTC-USD", 0.5, 65000.0, 65100.0, limit=2.0),
             journal.portfolio_snapshot(100_050.0, 67_000.0, initial_balance=100_000.0, margin_used=8000.0),
             journal.signal("BTC-USD", "buy", 0.7),
@@ -55,8 +56,16 @@ def test_helpers_fill_envelope_and_validate(tmp_path: Path) -> None:
             journal.position_limit("BTC-USD", 0.25),
             journal.market_data("BTC-USD", exchange_ts=1_700_000_000.5, price=65000.0),
             journal.heartbeat("order-router", "degraded"),
-            journal.prediction("momentum-clf", "1.4.0", "p-1", {"ret_5": 0.3, "regime": "calm"}, "up",
-                               latency_seconds=0.004, confidence=0.6, probabilities={"up": 0.6, "down": 0.4}),
+            journal.prediction(
+                "momentum-clf",
+                "1.4.0",
+                "p-1",
+                {"ret_5": 0.3, "regime": "calm"},
+                "up",
+                latency_seconds=0.004,
+                confidence=0.6,
+                probabilities={"up": 0.6, "down": 0.4},
+            ),
             journal.outcome("p-1", "momentum-clf", "up", pnl=3.2),
             journal.ai_call("openai", "gpt-4o-mini", 900, 60, latency_seconds=0.8, cost_usd=0.0002),
         ]
@@ -95,8 +104,9 @@ def test_emit_never_blocks_when_exporter_hangs(tmp_path: Path) -> None:
     hole.bind(("127.0.0.1", 0))
     hole.listen(0)
     url = f"http://127.0.0.1:{hole.getsockname()[1]}"
-    client = TradeWatchClient(url, timeout=2.0, batch_size=100, max_queue=1000, max_retries=0,
-                              spool_dir=tmp_path, **FAST)
+    client = TradeWatchClient(
+        url, timeout=2.0, batch_size=100, max_queue=1000, max_retries=0, spool_dir=tmp_path, **FAST
+    )
     try:
         worst = 0.0
         begin = time.perf_counter()
@@ -126,8 +136,9 @@ def test_spool_then_replay_in_order_after_restart(tmp_path: Path) -> None:
         ids += emit_orders(client, 120, 400)
         assert not client.flush(0.5)  # nowhere to deliver: flush reports it
         assert wait_for(lambda: client.stats.spool_pending == 400, 10)
-        on_disk = [orjson.loads(line)["event_id"] for f in spool_files(tmp_path) for line in
-                   f.read_bytes().splitlines()]
+        on_disk = [
+            orjson.loads(line)["event_id"] for f in spool_files(tmp_path) for line in f.read_bytes().splitlines()
+        ]
         assert on_disk == ids[120:]  # fsync'd JSONL, in emit order
         ids += emit_orders(client, 520, 30)  # still down: these queue behind the spool
         revived = Receiver(port=receiver.port).start()  # same address, fresh process state
@@ -171,8 +182,8 @@ def test_buffer_overflow_spills_to_spool_keeping_order(receiver: Receiver, tmp_p
     assert [e["event_id"] for e in receiver.events] == ids
 
 
-def test_retries_503_and_429_with_backoff(receiver: Receiver) -> None:
-    receiver.fail_next = [(503, {}), (503, {}), (429, {"Retry-After": "0"}), (500, {})]
+def test_retries_502_503_504_429_whole_with_backoff(receiver: Receiver) -> None:
+    receiver.fail_next = [(503, {}), (502, {}), (429, {"Retry-After": "0"}), (504, {})]
     with TradeWatchClient(receiver.url, batch_size=100, max_retries=5, **FAST) as client:
         ids = emit_orders(client, 0, 100)
         assert client.flush(10)
@@ -183,8 +194,7 @@ def test_retries_503_and_429_with_backoff(receiver: Receiver) -> None:
     # (flush() may cut one wait short: it asks for delivery now).
     gaps = [b - a for a, b in itertools.pairwise(receiver.attempts)]
     assert len(gaps) == 4
-    honoured = [gap >= 0.5 * min(FAST["backoff_max"], FAST["backoff_base"] * 2**n) * 0.9
-                for n, gap in enumerate(gaps)]
+    honoured = [gap >= 0.5 * min(FAST["backoff_max"], FAST["backoff_base"] * 2**n) * 0.9 for n, gap in enumerate(gaps)]
     assert sum(honoured) >= 3, gaps
 
 
@@ -216,8 +226,13 @@ def test_per_item_rejections_are_counted_not_retried(receiver: Receiver, log_str
 
 def test_duplicates_are_acknowledged(receiver: Receiver) -> None:
     with TradeWatchClient(receiver.url, **FAST) as client:
-        event = {"type": "heartbeat", "ts": 1_700_000_000, "event_id": "fixed-id", "component": "x",
-                 "status": "healthy"}
+        event = {
+            "type": "heartbeat",
+            "ts": 1_700_000_000,
+            "event_id": "fixed-id",
+            "component": "x",
+            "status": "healthy",
+        }
         client.emit(event)
         client.flush(5)
         client.emit(dict(event))
@@ -286,6 +301,7 @@ def test_without_spool_losses_are_counted_and_logged(log_stream) -> None:
 
 def test_emit_is_thread_safe(receiver: Receiver) -> None:
     with TradeWatchClient(receiver.url, batch_size=64, **FAST) as client:
+
         def worker(n: int) -> None:
             for i in range(500):
                 client.heartbeat(f"component-{n}", ts=1_700_000_000 + i)
@@ -305,8 +321,9 @@ def test_emit_is_thread_safe(receiver: Receiver) -> None:
 def test_journal_writer_appends_whole_lines(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "events.jsonl"
     writer = JournalWriter(path, fsync="always")
-    threads = [threading.Thread(target=lambda: [writer.signal("ETH-USD", "buy", 0.5) for _ in range(300)])
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: [writer.signal("ETH-USD", "buy", 0.5) for _ in range(300)]) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -327,8 +344,9 @@ def test_from_env_and_logging_setup(receiver: Receiver, tmp_path: Path) -> None:
 
     token_file = tmp_path / "token"
     token_file.write_text("abc\n")
-    client = TradeWatchClient.from_env({"TRADEWATCH_TRADING_URL": receiver.url,
-                                        "TRADEWATCH_TOKEN_FILE": str(token_file)}, flush_interval=0.05)
+    client = TradeWatchClient.from_env(
+        {"TRADEWATCH_TRADING_URL": receiver.url, "TRADEWATCH_TOKEN_FILE": str(token_file)}, flush_interval=0.05
+    )
     with client:
         client.heartbeat("x")
         assert client.flush(5)
@@ -343,14 +361,14 @@ def test_from_env_and_logging_setup(receiver: Receiver, tmp_path: Path) -> None:
     assert "timestamp" in line and "ACC-123456" not in stream.getvalue().decode()
 
 
-def test_order_kept_when_an_in_flight_batch_is_spooled_after_an_overflow(receiver: Receiver,
-                                                                          tmp_path: Path) -> None:
+def test_order_kept_when_an_in_flight_batch_is_spooled_after_an_overflow(receiver: Receiver, tmp_path: Path) -> None:
     # The sender holds batch 1 through slow 503s while the caller overflows newer events to disk;
     # batch 1 then lands in the spool after them, in an earlier-named segment, and replays first.
     receiver.delay = 0.1
     receiver.fail_next = [(503, {})] * 4
-    with TradeWatchClient(receiver.url, spool_dir=tmp_path, batch_size=10, max_queue=20, max_retries=1,
-                          **FAST) as client:
+    with TradeWatchClient(
+        receiver.url, spool_dir=tmp_path, batch_size=10, max_queue=20, max_retries=1, **FAST
+    ) as client:
         ids = emit_orders(client, 0, 10)
         assert wait_for(lambda: client.stats.buffered == 0, 5)  # batch 1 is in flight
         ids += emit_orders(client, 10, 200)

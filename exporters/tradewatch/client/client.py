@@ -7,7 +7,10 @@
 
 Trading events go to ``url``, model events (prediction, outcome, ai_call) to ``model_url``; each
 destination has its own buffer, sender thread and spool files (``trading-*.jsonl``,
-``model-*.jsonl`` in ``spool_dir``). See docs/client.md.
+``model-*.jsonl`` in ``spool_dir``), and dead-letter file for what the exporter refuses
+(``<dead_letter_dir>/trading.jsonl``, ``model.jsonl``; by default ``spool_dir/dead-letter``).
+``durable=True`` writes each event to the spool (fdatasync'd) before ``emit`` returns, so a
+``kill -9`` of the trading process loses nothing it emitted. See docs/client.md.
 """
 
 from __future__ import annotations
@@ -45,23 +48,43 @@ class TradeWatchClient(EventHelpers):
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         timeout: float = 10.0,
+        dead_letter_dir: str | os.PathLike[str] | None = None,
+        durable: bool = False,
+        poison_retries: int = 3,
         strategy: str | None = None,
         account: str | None = None,
         venue: str | None = None,
     ):
-        self.defaults = {k: v for k, v in {"strategy": strategy, "account": account, "venue": venue}.items()
-                         if v is not None}
-        options = SendOptions(batch_size, flush_interval, max_queue, max_retries, backoff_base, backoff_max,
-                              timeout)
-        spool = Path(spool_dir) if spool_dir is not None else None
+        self.defaults = {
+            k: v for k, v in {"strategy": strategy, "account": account, "venue": venue}.items() if v is not None
+        }
+        options = SendOptions(
+            batch_size,
+            flush_interval,
+            max_queue,
+            max_retries,
+            backoff_base,
+            backoff_max,
+            timeout,
+            poison_retries,
+            durable,
+        )
+        spool = str(spool_dir) if spool_dir is not None else None
+        if dead_letter_dir is None and spool is not None:
+            dead_letter_dir = Path(spool) / "dead-letter"  # a subdirectory: never taken for spool
+        dead = str(dead_letter_dir) if dead_letter_dir is not None else None
         self._channels: dict[str, Channel] = {}
-        self._channels["trading"] = Channel("trading", url, options, token=token,
-                                            spool_dir=str(spool) if spool else None)
+        self._channels["trading"] = Channel("trading", url, options, token=token, spool_dir=spool, dead_letter_dir=dead)
         if model_url:
             try:
                 self._channels["model"] = Channel(
-                    "model", model_url, options, token=model_token if model_token is not None else token,
-                    spool_dir=str(spool) if spool else None)
+                    "model",
+                    model_url,
+                    options,
+                    token=model_token if model_token is not None else token,
+                    spool_dir=spool,
+                    dead_letter_dir=dead,
+                )
             except Exception:
                 self._channels["trading"].close(0)
                 raise
@@ -73,7 +96,8 @@ class TradeWatchClient(EventHelpers):
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **kwargs: Any) -> TradeWatchClient:
         """URLs, token and spool from TRADEWATCH_TRADING_URL, TRADEWATCH_MODEL_URL, TRADEWATCH_TOKEN
-        (or TRADEWATCH_TOKEN_FILE) and TRADEWATCH_SPOOL_DIR; keyword arguments win."""
+        (or TRADEWATCH_TOKEN_FILE), TRADEWATCH_SPOOL_DIR, TRADEWATCH_DEAD_LETTER_DIR and
+        TRADEWATCH_DURABLE (``1``/``true``/``yes``); keyword arguments win."""
         env = os.environ if environ is None else environ
         token = env.get("TRADEWATCH_TOKEN")
         if not token and env.get("TRADEWATCH_TOKEN_FILE"):
@@ -83,7 +107,13 @@ class TradeWatchClient(EventHelpers):
             "model_url": env.get("TRADEWATCH_MODEL_URL") or None,
             "token": token or None,
             "spool_dir": env.get("TRADEWATCH_SPOOL_DIR") or None,
+            "dead_letter_dir": env.get("TRADEWATCH_DEAD_LETTER_DIR") or None,
         }
+        durable = env.get("TRADEWATCH_DURABLE", "").strip().lower()
+        if durable:
+            if durable not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError(f"TRADEWATCH_DURABLE must be true or false, got {durable!r}")
+            options["durable"] = durable in ("1", "true", "yes")
         options.update(kwargs)
         return cls(**options)
 
@@ -128,6 +158,15 @@ class TradeWatchClient(EventHelpers):
 
     def channel_stats(self) -> dict[str, ClientStats]:
         return {name: channel.stats() for name, channel in self._channels.items()}
+
+    @property
+    def dead_letter_paths(self) -> dict[str, Path]:
+        """Per destination, the JSONL file refused events go to (it exists once one was refused)."""
+        return {
+            name: channel.dead_letter.path
+            for name, channel in self._channels.items()
+            if channel.dead_letter is not None
+        }
 
     def __enter__(self) -> TradeWatchClient:
         return self

@@ -1,11 +1,17 @@
 """One destination (an exporter's ``POST /v1/events``): a bounded buffer, a sender thread, a spool.
 
 The trading loop only ever serialises the event and appends it to an in-memory buffer under a lock
-(a few microseconds). The sender thread batches, POSTs over a keep-alive session, retries with
-exponential backoff and full jitter on connection errors, 5xx, 429 and auth/routing errors
-(401/403/404/408: a misconfiguration must not lose events), and splits a batch the exporter finds
-too large (413). Per-item rejections (400/422 bodies, or a 2xx listing ``rejected`` items) are
-final: logged and counted, never retried.
+(a few microseconds; in durable mode it appends it to the spool and fdatasyncs instead). The sender
+thread batches, POSTs over a keep-alive session, retries with exponential backoff and full jitter
+on connection errors, 502/503/504, 429 and auth/routing errors (401/403/404/408: a misconfiguration
+must not lose events).
+
+One bad event never holds up the others: a batch answered 413 or with another 5xx (500: the
+exporter failed on something in it) is split in halves, first half first, until the failure is
+narrowed to single events; one that still gets a 5xx ``poison_retries`` times alone is refused for
+good. Refusals are final and go to the dead-letter file (:mod:`tradewatch.client.deadletter`) with
+the reason: per-item rejections (a 2xx/400/422 body listing ``rejected`` items), a 4xx for the
+whole request, and those repeated 5xx. Everything before and after them is delivered in emit order.
 
 Ordering: while the spool holds anything, new events go behind it on disk, and a batch that ran out
 of retries is spooled in its own earlier-named segment (see :mod:`tradewatch.client.spool`), so the
@@ -25,12 +31,17 @@ from typing import Any
 import orjson
 import requests
 
+from tradewatch.client import deadletter
+from tradewatch.client.deadletter import DeadLetter
 from tradewatch.client.spool import Spool, fsync_all
 from tradewatch.core.logging import get_logger
 
 log = get_logger("tradewatch.client")
 
 RETRY_STATUS = frozenset({401, 403, 404, 408, 429})
+# The exporter (or a proxy in front of it) is down or busy: never the events' fault, so never split.
+UNAVAILABLE_STATUS = frozenset({502, 503, 504})
+MAX_BATCH = 1000  # the exporters list up to 1000 rejected items per answer (core.ingest.MAX_REPORTED)
 MAX_LOGGED_REJECTIONS = 10  # per response, so a bad batch cannot flood the logs
 
 
@@ -41,8 +52,11 @@ class ClientStats:
     emitted: int = 0  # handed to the client (plus undelivered spool lines found at start-up)
     accepted: int = 0  # acknowledged by the exporter as new
     duplicates: int = 0  # acknowledged as already seen (a replay after a lost response)
-    rejected: int = 0  # refused by the exporter as invalid; final
+    rejected: int = 0  # refused by the exporter (4xx, per item, or a 5xx repeated alone); final
     rejected_reasons: dict[str, int] = field(default_factory=dict)
+    dead_lettered: int = 0  # refused events written to the dead-letter file
+    dead_letter_failed: int = 0  # refused events the dead-letter file could not take (logged only)
+    splits: int = 0  # batches split in halves to isolate a failing event (413 or 5xx)
     dropped: int = 0  # lost: only without a spool directory (buffer full, or closed while undelivered)
     spooled: int = 0  # written to the spool
     replayed: int = 0  # delivered from the spool
@@ -73,8 +87,9 @@ class ClientStats:
 
 class _Outcome:
     DONE = 0  # every event got a final verdict
-    RETRY = 1  # nothing final; try again later
+    RETRY = 1  # the exporter is unreachable or unavailable; nothing final, try again later
     SPLIT = 2  # too large for the exporter: send it in halves
+    FAILED = 3  # a 5xx that may be caused by the content: split, or refuse a single event at last
 
 
 @dataclass(frozen=True)
@@ -88,13 +103,32 @@ class SendOptions:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     timeout: float = 10.0
+    poison_retries: int = 3  # a 5xx this many times for one event alone: dead-lettered
+    durable: bool = False  # emit() returns once the event is in the spool and fdatasync'd
 
 
 class Channel:
-    def __init__(self, name: str, url: str, options: SendOptions, *, token: str | None = None,
-                 spool_dir: str | None = None, session: requests.Session | None = None):
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        options: SendOptions,
+        *,
+        token: str | None = None,
+        spool_dir: str | None = None,
+        dead_letter_dir: str | None = None,
+        session: requests.Session | None = None,
+    ):
         if options.batch_size < 1 or options.max_queue < options.batch_size:
             raise ValueError("batch_size must be >= 1 and max_queue >= batch_size")
+        if options.batch_size > MAX_BATCH:
+            raise ValueError(
+                f"batch_size must be <= {MAX_BATCH} (the exporter names at most {MAX_BATCH} rejected events per answer)"
+            )
+        if options.poison_retries < 1:
+            raise ValueError("poison_retries must be >= 1")
+        if options.durable and not spool_dir:
+            raise ValueError("durable=True needs a spool_dir: events are written there before emit returns")
         self.name = name
         self.url = url.rstrip("/") + "/v1/events" if not url.rstrip("/").endswith("/v1/events") else url
         self.batch_size = options.batch_size
@@ -104,6 +138,8 @@ class Channel:
         self.backoff_base = options.backoff_base
         self.backoff_max = options.backoff_max
         self.timeout = (min(3.05, options.timeout), options.timeout)
+        self.poison_retries = options.poison_retries
+        self.durable = options.durable
         self._session = session or requests.Session()
         # NDJSON rather than a JSON array: a damaged line (say, in a spool a crash tore) is rejected
         # on its own instead of failing the whole batch.
@@ -111,7 +147,16 @@ class Channel:
         self._session.headers["User-Agent"] = "tradewatch-client"
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
-        self._spool = Spool(spool_dir, name) if spool_dir else None
+        # Durable mode: smaller segments, kept open when caught up (no file churn per emit), so a
+        # crash re-sends at most one segment of already delivered events (duplicates, ignored).
+        self._spool = (
+            Spool(spool_dir, name, max_segment_bytes=1024 * 1024, durable=True)
+            if options.durable
+            else Spool(spool_dir, name)
+            if spool_dir
+            else None
+        )
+        self.dead_letter = DeadLetter(dead_letter_dir, name) if dead_letter_dir else None
         self._cond = threading.Condition()
         self._buffer: deque[tuple[int, bytes]] = deque()
         self._interrupt = threading.Event()
@@ -121,7 +166,6 @@ class Channel:
         self._flush_target = 0
         self._replay_failures = 0
         self._next_replay = 0.0
-        self._replay_chunk = options.batch_size
         self._rng = random.Random()
         # counters (mutated under _cond, or by the sender thread alone for its own fields)
         self._c: Counter[str] = Counter()
@@ -140,6 +184,9 @@ class Channel:
                 raise RuntimeError("TradeWatch client is closed")
             seq = self._seq
             self._seq += 1
+            if self.durable:
+                self._put_durable(seq, line)
+                return
             self._c["emitted"] += 1
             buffer = self._buffer
             if len(buffer) < self.max_queue:
@@ -163,8 +210,22 @@ class Channel:
             self._settled += 1
             dropped = self._c["dropped"]
         if dropped == 1 or dropped % 1000 == 0:
-            log.error("event dropped: client buffer full and no spool_dir configured",
-                      channel=self.name, dropped_total=dropped)
+            log.error(
+                "event dropped: client buffer full and no spool_dir configured",
+                channel=self.name,
+                dropped_total=dropped,
+            )
+
+    def _put_durable(self, seq: int, line: bytes) -> None:
+        """Under the lock: on disk and fdatasync'd before emit() returns; a disk error raises."""
+        spool = self._spool
+        assert spool is not None
+        spool.append([(seq, line)])  # OSError propagates: the caller must know the event is not kept
+        spool.sync()
+        self._c["emitted"] += 1
+        self._c["spooled"] += 1
+        if spool.pending >= self.batch_size or spool.pending == 1:
+            self._cond.notify()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything emitted so far is delivered (or rejected); False on timeout."""
@@ -203,11 +264,23 @@ class Channel:
         with self._cond:
             c = self._c
             return ClientStats(
-                emitted=c["emitted"], accepted=c["accepted"], duplicates=c["duplicates"],
-                rejected=c["rejected"], rejected_reasons=dict(self._reasons), dropped=c["dropped"],
-                spooled=c["spooled"], replayed=c["replayed"], overflowed=c["overflowed"],
-                retries=c["retries"], batches=c["batches"], buffered=len(self._buffer),
-                spool_pending=self._spool.pending if self._spool else 0, last_error=self._last_error,
+                emitted=c["emitted"],
+                accepted=c["accepted"],
+                duplicates=c["duplicates"],
+                rejected=c["rejected"],
+                rejected_reasons=dict(self._reasons),
+                dropped=c["dropped"],
+                dead_lettered=c["dead_lettered"],
+                dead_letter_failed=c["dead_letter_failed"],
+                splits=c["splits"],
+                spooled=c["spooled"],
+                replayed=c["replayed"],
+                overflowed=c["overflowed"],
+                retries=c["retries"],
+                batches=c["batches"],
+                buffered=len(self._buffer),
+                spool_pending=self._spool.pending if self._spool else 0,
+                last_error=self._last_error,
             )
 
     # -- sender thread --------------------------------------------------------------------------
@@ -256,8 +329,12 @@ class Channel:
             self._spool.append(batch)  # type: ignore[union-attr]
         except OSError as exc:
             self._last_error = f"spool write failed: {exc}"
-            log.error("cannot write the client spool; keeping events in memory", channel=self.name,
-                      error=str(exc), events=len(batch))
+            log.error(
+                "cannot write the client spool; keeping events in memory",
+                channel=self.name,
+                error=str(exc),
+                events=len(batch),
+            )
             return False
         self._c["spooled"] += len(batch)
         return True
@@ -268,6 +345,8 @@ class Channel:
             if self._spool is not None:
                 self._spool.close()
             self._cond.notify_all()
+        if self.dead_letter is not None:
+            self.dead_letter.close()
         return False
 
     def _drop(self, batch: list[tuple[int, bytes]]) -> None:
@@ -278,65 +357,114 @@ class Channel:
             self._c["dropped"] += len(batch)
             self._settled += len(batch)
             self._cond.notify_all()
-        log.error("client closed with undelivered events and no spool_dir", channel=self.name,
-                  dropped=len(batch))
+        log.error("client closed with undelivered events and no spool_dir", channel=self.name, dropped=len(batch))
 
     def _deliver(self, batch: list[tuple[int, bytes]]) -> None:
         lines = [line for _, line in batch]
-        attempt = 0
-        while True:
-            outcome = self._post(lines)
-            if outcome == _Outcome.DONE:
-                return
-            if outcome == _Outcome.SPLIT:
-                half = len(batch) // 2
-                self._deliver(batch[:half])
-                self._deliver(batch[half:])
-                return
-            attempt += 1
-            if self._spool is not None and (attempt > self.max_retries or self._closing):
-                with self._cond:
-                    spooled = self._to_spool(batch)
-                    if spooled:
-                        self._replay_failures = 1
-                        self._next_replay = time.monotonic() + self._backoff(1)
-                if spooled:
-                    log.warning("exporter unreachable; events spooled to disk", channel=self.name,
-                                events=len(batch), error=self._last_error)
-                    return
-                if self._closing:
-                    self._drop(batch)
-                    return
-            if self._spool is None and self._closing:
-                self._drop(batch)
-                return
-            self._sleep(self._backoff(attempt))
+        limit = self.max_retries + 1 if self._spool is not None else None
+        done = self._transmit(lines, settle=True, attempts=limit)
+        rest = batch[done:]
+        if not rest:
+            return
+        if self._spool is None:  # only when closing: no spool to keep them
+            self._drop(rest)
+            return
+        with self._cond:
+            spooled = self._to_spool(rest)
+            if spooled:
+                self._replay_failures = 1
+                self._next_replay = time.monotonic() + self._backoff(1)
+        if spooled:
+            log.warning(
+                "exporter unreachable; events spooled to disk",
+                channel=self.name,
+                events=len(rest),
+                error=self._last_error,
+            )
+        elif self._closing:
+            self._drop(rest)
+        else:
+            self._deliver(rest)  # the spool disk failed too: keep trying from memory
 
     def _replay_once(self) -> None:
         spool = self._spool
         assert spool is not None
         with self._cond:
-            lines, offset = spool.read(self._replay_chunk)
+            lines, offsets = spool.read(self.batch_size)
         # Settled only once committed: flush() must not return while the lines are still on disk.
-        outcome = self._post(lines, settle=False) if lines else _Outcome.DONE
-        if outcome == _Outcome.SPLIT:
-            self._replay_chunk = max(1, len(lines) // 2)
-            return
-        if outcome != _Outcome.DONE:
+        done = self._transmit(lines, settle=False, attempts=1) if lines else 0
+        if done:
+            with self._cond:
+                spool.commit(done, offsets[done - 1])
+                self._c["replayed"] += done
+                self._settled += done
+                self._cond.notify_all()
+        if done < len(lines):
             self._replay_failures += 1
             self._next_replay = time.monotonic() + self._backoff(self._replay_failures)
             return
-        with self._cond:
-            spool.commit(len(lines), offset)
-            self._c["replayed"] += len(lines)
-            self._settled += len(lines)
-            self._cond.notify_all()
-            if self._replay_failures:
-                log.info("exporter reachable again; replaying spool", channel=self.name,
-                         pending=spool.pending)
-            self._replay_failures = 0
-            self._next_replay = 0.0
-            self._replay_chunk = self.batch_size
+        if lines and self._replay_failures:
+            log.info("exporter reachable again; replaying spool", channel=self.name, pending=spool.pending)
+        self._replay_failures = 0
+        self._next_replay = 0.0
+
+    def _transmit(self, lines: list[bytes], *, settle: bool, attempts: int | None) -> int:
+        """Deliver ``lines`` in order; returns how many leading lines got a final verdict.
+
+        Stops early (returning fewer) once the exporter was unavailable ``attempts`` times in a row
+        (None: until the client closes). A batch that fails with 413 or a content 5xx is split in
+        halves, the first half sent first, so what reaches the exporter keeps emit order.
+        """
+        chunks: deque[tuple[int, int]] = deque([(0, len(lines))])  # [lo, hi) ranges still to send
+        done = 0
+        unavailable = failed_alone = 0
+        self._counted_ahead = 0
+        while chunks:
+            lo, hi = chunks[0]
+            outcome, resolved = self._post(lines[lo:hi], settle=settle, attempts=failed_alone + 1)
+            if outcome == _Outcome.DONE:
+                unavailable = failed_alone = 0
+                if lo + resolved < hi:  # the answer named only the first rejections: ask about the rest
+                    chunks[0] = (lo + resolved, hi)
+                    continue
+                else:
+                    chunks.popleft()
+                done = lo + resolved
+                continue
+            if outcome in (_Outcome.SPLIT, _Outcome.FAILED) and hi - lo > 1:
+                mid = (lo + hi) // 2
+                chunks[0] = (mid, hi)
+                chunks.appendleft((lo, mid))
+                with self._cond:
+                    self._c["splits"] += 1
+                continue
+            if outcome == _Outcome.FAILED:
+                failed_alone += 1
+                if failed_alone >= self.poison_retries:
+                    self._refuse_poison(lines[lo], failed_alone, settle)
+                    chunks.popleft()
+                    done = hi
+                    failed_alone = 0
+                    continue
+            else:
+                unavailable += 1
+                if (attempts is not None and unavailable >= attempts) or self._closing:
+                    return done
+            if self._closing and attempts is not None:
+                return done
+            self._sleep(self._backoff(max(unavailable, failed_alone)))
+        return done
+
+    def _refuse_poison(self, line: bytes, attempts: int, settle: bool) -> None:
+        status, message = self._last_failure
+        log.error(
+            "event dead-lettered: the exporter failed on it alone, repeatedly",
+            channel=self.name,
+            status=status,
+            attempts=attempts,
+            **_event_fields(line),
+        )
+        self._settle_refused([(line, "server_error", message)], status, settle, attempts=attempts)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter (AWS architecture blog): spreads many clients restarting against one exporter.
@@ -347,27 +475,38 @@ class Channel:
         self._interrupt.wait(seconds)
         self._interrupt.clear()
 
-    def _post(self, lines: list[bytes], *, settle: bool = True) -> int:
-        """POST one batch; account for the verdicts. 413 splits the batch in two."""
+    def _post(self, lines: list[bytes], *, settle: bool = True, attempts: int = 1) -> tuple[int, int]:
+        """POST one batch; account for the verdicts. Returns (outcome, lines settled)."""
         body = b"\n".join(lines) + b"\n"
         try:
             response = self._session.post(self.url, data=body, timeout=self.timeout)
         except requests.RequestException as exc:
-            return self._retry(f"{type(exc).__name__}: {exc}")
+            return self._retry(f"{type(exc).__name__}: {exc}"), 0
         status = response.status_code
         if status == 413 and len(lines) > 1:
-            return _Outcome.SPLIT
-        if status >= 500 or status in RETRY_STATUS:
+            return _Outcome.SPLIT, 0
+        if status in UNAVAILABLE_STATUS or status in RETRY_STATUS:
             if status in (401, 403):
-                log.error("authentication failure: the exporter refused the client's token",
-                          channel=self.name, status=status, url=self.url)
+                log.error(
+                    "authentication failure: the exporter refused the client's token",
+                    channel=self.name,
+                    status=status,
+                    url=self.url,
+                )
             retry_after = response.headers.get("Retry-After")
             if retry_after and retry_after.isdigit():
-                self._next_replay = max(self._next_replay, time.monotonic() + min(float(retry_after),
-                                                                                  self.backoff_max))
-            return self._retry(f"HTTP {status} from {self.url}")
-        self._verdict(status, response.content, lines, settle)
-        return _Outcome.DONE
+                self._next_replay = max(self._next_replay, time.monotonic() + min(float(retry_after), self.backoff_max))
+            return self._retry(f"HTTP {status} from {self.url}"), 0
+        if status >= 500:
+            self._last_failure = (status, _error_text(response.content) or f"HTTP {status}")
+            self._retry(f"HTTP {status} from {self.url} ({len(lines)} events)")
+            return _Outcome.FAILED, 0
+        return _Outcome.DONE, self._verdict(status, response.content, lines, settle, attempts)
+
+    _last_failure: tuple[int, str] = (500, "")
+    # Events of a resent tail already counted as accepted by the answer before (they come back as
+    # duplicates); sender thread only.
+    _counted_ahead = 0
 
     def _retry(self, error: str) -> int:
         with self._cond:
@@ -375,46 +514,106 @@ class Channel:
             self._last_error = error
         return _Outcome.RETRY
 
-    def _verdict(self, status: int, content: bytes, lines: list[bytes], settle: bool) -> None:
+    def _verdict(self, status: int, content: bytes, lines: list[bytes], settle: bool, attempts: int) -> int:
+        """Count a 2xx/4xx answer and dead-letter what it refused; returns the lines it settled."""
         try:
             body = orjson.loads(content) if content else {}
         except orjson.JSONDecodeError:
             body = {}
         if not isinstance(body, dict):
             body = {}
-        rejected = body.get("rejected") if isinstance(body.get("rejected"), list) else []
-        if status >= 400 and not rejected:
-            # A 4xx with no per-item detail (e.g. 413 for one event): the whole batch is refused.
-            reason = str(body.get("error") or f"http_{status}")[:64]
-            rejected = [{"index": i, "reason": reason if status != 413 else "too_large"}
-                        for i in range(len(lines))]
-        n_rejected = len(rejected)
+        listed = body.get("rejected") if isinstance(body.get("rejected"), list) else []
+        refused: dict[int, tuple[str, str]] = {}
+        for item in listed:
+            index = item.get("index") if isinstance(item, dict) else None
+            if isinstance(index, int) and 0 <= index < len(lines):
+                refused[index] = (str(item.get("reason", "unknown"))[:64], str(item.get("message", ""))[:500])
+        resolved = len(lines)
+        total = body.get("rejected_total")
+        ahead, self._counted_ahead = self._counted_ahead, 0
+        if isinstance(total, int) and total > len(refused) and refused:
+            # The answer names only the first rejections: everything after the last one named is
+            # sent again (the accepted come back as duplicates, the refused get named).
+            resolved = max(refused) + 1
+            self._counted_ahead = len(lines) - resolved - (total - len(refused))
+        if status >= 400 and not refused:
+            # A 4xx with no per-item detail (e.g. 413 for one event): the whole request is refused.
+            reason = str(body.get("reason") or body.get("error") or f"http_{status}")[:64]
+            if status == 413 and not body.get("reason"):
+                reason = "too_large"
+            message = _error_text(content) or f"HTTP {status}"
+            refused = dict.fromkeys(range(len(lines)), (reason, message))
+        n_refused = len(refused)
         duplicates = int(body.get("duplicates", 0) or 0) if status < 400 else 0
-        accepted = max(0, len(lines) - n_rejected - duplicates)
+        accepted = int(body.get("accepted", 0) or 0) if status < 400 else 0
+        if resolved < len(lines):  # the exporter's totals cover the tail too: take them as they are
+            accepted = max(0, min(accepted, len(lines) - n_refused))
+        else:
+            duplicates = max(0, min(duplicates - ahead, resolved - n_refused))
+            accepted = resolved - n_refused - duplicates - ahead
         with self._cond:
             self._c["batches"] += 1
             self._c["accepted"] += accepted
             self._c["duplicates"] += duplicates
-            self._c["rejected"] += n_rejected
-            for item in rejected:
-                self._reasons[str(item.get("reason", "unknown"))[:64]] += 1
             if settle:
-                self._settled += len(lines)
+                self._settled += resolved - n_refused
                 self._cond.notify_all()
-        for item in rejected[:MAX_LOGGED_REJECTIONS]:
-            self._log_rejection(item, lines)
-        if n_rejected > MAX_LOGGED_REJECTIONS:
-            log.warning("more events rejected by the exporter", channel=self.name,
-                        not_logged=n_rejected - MAX_LOGGED_REJECTIONS)
+        if refused:
+            items = [(lines[i], reason, message) for i, (reason, message) in sorted(refused.items())]
+            for line, reason, message in items[:MAX_LOGGED_REJECTIONS]:
+                log.warning(
+                    "event rejected by the exporter",
+                    channel=self.name,
+                    reason=reason,
+                    message=message[:200],
+                    status=status,
+                    **_event_fields(line),
+                )
+            if n_refused > MAX_LOGGED_REJECTIONS:
+                log.warning(
+                    "more events rejected by the exporter",
+                    channel=self.name,
+                    not_logged=n_refused - MAX_LOGGED_REJECTIONS,
+                )
+            self._settle_refused(items, status, settle, attempts=attempts)
+        return resolved
 
-    def _log_rejection(self, item: dict[str, Any], lines: list[bytes]) -> None:
-        index = item.get("index")
-        fields: dict[str, Any] = {}
-        if isinstance(index, int) and 0 <= index < len(lines):
-            try:
-                event = orjson.loads(lines[index])
-                fields = {"event_type": event.get("type"), "event_id": event.get("event_id")}
-            except (orjson.JSONDecodeError, AttributeError):
-                pass
-        log.warning("event rejected by the exporter", channel=self.name, reason=item.get("reason"),
-                    message=str(item.get("message", ""))[:200], index=index, **fields)
+    def _settle_refused(self, items: list[tuple[bytes, str, str]], status: int, settle: bool, *, attempts: int) -> None:
+        """Refused for good: to the dead-letter file (fdatasync'd), counted, then settled."""
+        written = 0
+        if self.dead_letter is not None:
+            written = self.dead_letter.write(
+                [
+                    deadletter.record(
+                        line, channel=self.name, status=status, reason=reason, message=message, attempts=attempts
+                    )
+                    for line, reason, message in items
+                ]
+            )
+        with self._cond:
+            self._c["rejected"] += len(items)
+            self._c["dead_lettered"] += written
+            self._c["dead_letter_failed"] += len(items) - written if self.dead_letter is not None else 0
+            for _, reason, _ in items:
+                self._reasons[reason] += 1
+            if settle:
+                self._settled += len(items)
+                self._cond.notify_all()
+
+
+def _event_fields(line: bytes) -> dict[str, Any]:
+    try:
+        event = orjson.loads(line)
+        return {"event_type": event.get("type"), "event_id": event.get("event_id")}
+    except (orjson.JSONDecodeError, AttributeError):
+        return {}
+
+
+def _error_text(content: bytes) -> str:
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content[:200].decode("utf-8", "replace")
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("message") or "")[:500]
+    return ""
