@@ -22,22 +22,29 @@ DELIVERY_TIMEOUT = 90
 def slack_about(alertname: str, status: str = "firing", path: str = "/day"):
     def match(post: SlackPost) -> bool:
         att = (post.payload.get("attachments") or [{}])[0]
-        return (post.path == path and f"] {alertname} (" in att.get("title", "")
-                and att.get("title", "").startswith(f"[{status.upper()}"))
+        return (
+            post.path == path
+            and f"] {alertname} (" in att.get("title", "")
+            and att.get("title", "").startswith(f"[{status.upper()}")
+        )
+
     return match
 
 
 def mail_about(alertname: str, to: str, status: str = "firing", night: bool = False):
     def match(mail: Mail) -> bool:
-        return (to in mail.envelope_to and f"] {alertname} (" in mail.subject
-                and mail.subject.startswith(f"[TradeWatch {status.upper()}")
-                and (str(mail.message["From"]) == NIGHT_FROM) == night)
+        return (
+            to in mail.envelope_to
+            and f"] {alertname} (" in mail.subject
+            and mail.subject.startswith(f"[TradeWatch {status.upper()}")
+            and (str(mail.message["From"]) == NIGHT_FROM) == night
+        )
+
     return match
 
 
 def firing(stack, alertname: str) -> list[dict]:
-    return [a for a in stack.prometheus_alerts()
-            if a["labels"]["alertname"] == alertname and a["state"] == "firing"]
+    return [a for a in stack.prometheus_alerts() if a["labels"]["alertname"] == alertname and a["state"] == "firing"]
 
 
 def wait_firing(stack, alertname: str, timeout: float = DELIVERY_TIMEOUT) -> list[dict]:
@@ -74,8 +81,9 @@ def test_stack_is_up_and_evaluating(stack):
 def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stack):
     # Rejections for a strategy of our own, so OrderRejectionRateHigh is certain to fire during the
     # kill switch, whatever the simulator's own order flow does.
-    stack.start_simulator("flash-crash", "--warmup", "3", "--incident", "30", "--rate", "4", "--speed", "10",
-                          "--seed", "7")
+    stack.start_simulator(
+        "flash-crash", "--warmup", "3", "--incident", "30", "--rate", "4", "--speed", "10", "--seed", "7"
+    )
     kill = stack.slack.wait_for(slack_about("KillSwitchActivated"), DELIVERY_TIMEOUT)
     att = kill.payload["attachments"][0]
     assert att["color"] == "danger"
@@ -87,8 +95,7 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
 
     dd = stack.slack.wait_for(slack_about("DrawdownExcessive"), DELIVERY_TIMEOUT)
     text = dd.payload["attachments"][0]["text"]
-    m = re.search(r"Account (\S+) is ([0-9.]+)% below its high-water mark, at or above the threshold of 10%",
-                  text)
+    m = re.search(r"Account (\S+) is ([0-9.]+)% below its high-water mark, at or above the threshold of 10%", text)
     assert m, text
     assert f"account={m.group(1)}" in text
     assert float(m.group(2)) >= 10.0
@@ -101,21 +108,31 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
     near = wait_am(stack, lambda a: a["labels"]["alertname"] == "DailyLossNearLimit")
     assert near["status"]["inhibitedBy"], near["status"]
 
-    mail = stack.mail.wait_for(mail_about("KillSwitchActivated", "trading-oncall@tradewatch.local"),
-                               DELIVERY_TIMEOUT)
+    mail = stack.mail.wait_for(mail_about("KillSwitchActivated", "trading-oncall@tradewatch.local"), DELIVERY_TIMEOUT)
     assert f"{render.RUNBOOK_BASE}/KillSwitchActivated.md" in mail.text
     assert 'href="http://localhost:3000/d/tradewatch-risk"' in mail.html
     stack.mail.wait_for(mail_about("DrawdownExcessive", "trading-oncall@tradewatch.local"), DELIVERY_TIMEOUT)
 
     # Inhibition: order rejections while the kill switch is engaged are expected, not paged.
     assert firing(stack, "KillSwitchActivated"), "kill switch must still be active for this check"
+
     def rejections(first: int, count: int) -> list[dict]:
         out = []
         for i in range(first, first + count):
             oid = f"e2e-inhibit-{i}"
-            out += [event("order_submitted", order_id=oid, symbol="BTCUSDT", side="buy", order_type="market",
-                          quantity=1, reference_price=100.0, strategy="e2e-inhibit"),
-                    event("order_rejected", order_id=oid, reason="kill_switch", strategy="e2e-inhibit")]
+            out += [
+                event(
+                    "order_submitted",
+                    order_id=oid,
+                    symbol="BTCUSDT",
+                    side="buy",
+                    order_type="market",
+                    quantity=1,
+                    reference_price=100.0,
+                    strategy="e2e-inhibit",
+                ),
+                event("order_rejected", order_id=oid, reason="kill_switch", strategy="e2e-inhibit"),
+            ]
         return out
 
     # two batches: rate() needs the series to exist before it increases
@@ -124,18 +141,20 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
     answer = stack.post_events("trading", rejections(1, 20))
     assert answer.get("accepted") == 40, answer
     wait_firing(stack, "OrderRejectionRateHigh")
-    am = wait_am(stack, lambda a: a["labels"]["alertname"] == "OrderRejectionRateHigh"
-                 and a["labels"].get("strategy") == "e2e-inhibit")
+    am = wait_am(
+        stack,
+        lambda a: a["labels"]["alertname"] == "OrderRejectionRateHigh" and a["labels"].get("strategy") == "e2e-inhibit",
+    )
     assert am["status"]["state"] == "suppressed"
     assert am["status"]["inhibitedBy"], am["status"]
     time.sleep(5)  # longer than the test-mode group_wait: it would have been sent by now
-    assert not any(slack_about("OrderRejectionRateHigh")(p) and "e2e-inhibit" in p.text
-                   for p in stack.slack.messages)
+    assert not any(slack_about("OrderRejectionRateHigh")(p) and "e2e-inhibit" in p.text for p in stack.slack.messages)
 
 
 def test_exchange_outage_pages_circuit_breaker_and_stale_data_then_resolves(stack):
-    stack.start_simulator("exchange-outage", "--warmup", "3", "--incident", "25", "--rate", "4",
-                          "--speed", "10", "--seed", "11")
+    stack.start_simulator(
+        "exchange-outage", "--warmup", "3", "--incident", "25", "--rate", "4", "--speed", "10", "--seed", "11"
+    )
     cb = stack.slack.wait_for(slack_about("CircuitBreakerOpen"), DELIVERY_TIMEOUT)
     text = cb.payload["attachments"][0]["text"]
     assert "component=exchange-api" in text and "service=exchange-api" in text
@@ -182,6 +201,5 @@ def test_at_night_only_critical_alerts_are_delivered(stack):
     night_mail = [m for m in stack.mail.messages if str(m.message["From"]) == NIGHT_FROM]
     assert night_mail and all("(critical, " in m.subject for m in night_mail)
     # and the muted warning is there in the night Alertmanager, just not sent
-    am = [a for a in stack.alertmanager_alerts("night")
-          if a["labels"]["alertname"] == "PositionLimitUsageHigh"]
+    am = [a for a in stack.alertmanager_alerts("night") if a["labels"]["alertname"] == "PositionLimitUsageHigh"]
     assert am, "PositionLimitUsageHigh should be active in the night Alertmanager too"

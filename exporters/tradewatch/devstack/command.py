@@ -18,8 +18,15 @@ from tradewatch.simulate.scenarios import SCENARIOS
 #: What a run leaves in the work dir that the next run would carry on from: journals (the exporters'
 #: state), Prometheus' TSDB (series and alerts' pending/firing state), Alertmanager's silences and
 #: notification log, caught mails and logs. --fresh / `make dev-clean` removes them.
-STATE_PATHS = ("trading-journal", "model-journal", "prometheus", "alertmanager", "mail", "logs",
-               "model-reference.jsonl")
+STATE_PATHS = (
+    "trading-journal",
+    "model-journal",
+    "prometheus",
+    "alertmanager",
+    "mail",
+    "logs",
+    "model-reference.jsonl",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,28 +45,53 @@ def register(sub: argparse._SubParsersAction) -> None:
         "'tradewatch dev render' regenerates the committed config files from their sources.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("action", nargs="?", choices=["run", "render"], default="run",
-                        help="run the stack (default) or render the generated config files")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["run", "render"],
+        default="run",
+        help="run the stack (default) or render the generated config files",
+    )
     parser.add_argument("--check", action="store_true", help="render: only list stale files (exit 1 if any)")
-    parser.add_argument("--scenario", default=os.environ.get("TRADEWATCH_SIM_SCENARIO") or "normal",
-                        metavar="NAME", help="simulator scenario, one of the names above (default normal; "
-                        "env TRADEWATCH_SIM_SCENARIO); 'none' runs no simulator")
-    parser.add_argument("--fresh", action="store_true",
-                        help="delete the state of earlier runs in the work dir first (journals, Prometheus "
-                        "and Alertmanager data, mails, logs)")
-    parser.add_argument("--workdir", type=Path, default=Path(".dev"),
-                        help="data, logs and rendered configs (default ./.dev)")
-    parser.add_argument("--test-mode", action="store_true",
-                        help="1 s scrape/evaluation and short alert timings, as the tests use")
-    parser.add_argument("--random-ports", action="store_true",
-                        help="free ports instead of the documented ones")
-    parser.add_argument("--slack-webhook-file", type=Path, metavar="FILE",
-                        default=os.environ.get("TRADEWATCH_SLACK_WEBHOOK_FILE"),
-                        help="file with a real Slack webhook URL (default: the local stand-in)")
-    parser.add_argument("--smtp", metavar="HOST:PORT", default=os.environ.get("TRADEWATCH_SMTP_SMARTHOST"),
-                        help="real SMTP relay (default: the local catcher)")
-    parser.add_argument("--quiet-hours-tz", metavar="ZONE", default=os.environ.get("TRADEWATCH_QUIET_HOURS_TZ"),
-                        help="IANA time zone of the quiet hours (default: the one in alertmanager.yml)")
+    parser.add_argument(
+        "--scenario",
+        default=os.environ.get("TRADEWATCH_SIM_SCENARIO") or "normal",
+        metavar="NAME",
+        help="simulator scenario, one of the names above (default normal; "
+        "env TRADEWATCH_SIM_SCENARIO); 'none' runs no simulator",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the state of earlier runs in the work dir first (journals, Prometheus "
+        "and Alertmanager data, mails, logs)",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(".dev"), help="data, logs and rendered configs (default ./.dev)"
+    )
+    parser.add_argument(
+        "--test-mode", action="store_true", help="1 s scrape/evaluation and short alert timings, as the tests use"
+    )
+    parser.add_argument("--random-ports", action="store_true", help="free ports instead of the documented ones")
+    parser.add_argument(
+        "--slack-webhook-file",
+        type=Path,
+        metavar="FILE",
+        default=os.environ.get("TRADEWATCH_SLACK_WEBHOOK_FILE"),
+        help="file with a real Slack webhook URL (default: the local stand-in)",
+    )
+    parser.add_argument(
+        "--smtp",
+        metavar="HOST:PORT",
+        default=os.environ.get("TRADEWATCH_SMTP_SMARTHOST"),
+        help="real SMTP relay (default: the local catcher)",
+    )
+    parser.add_argument(
+        "--quiet-hours-tz",
+        metavar="ZONE",
+        default=os.environ.get("TRADEWATCH_QUIET_HOURS_TZ"),
+        help="IANA time zone of the quiet hours (default: the one in alertmanager.yml)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -76,8 +108,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
         return 0
     if args.scenario != "none" and args.scenario not in SCENARIOS:
-        print(f"tradewatch dev: unknown scenario {args.scenario!r}; choose one of "
-              f"{', '.join([*SCENARIOS, 'none'])} (tradewatch dev --help describes them)", flush=True)
+        print(
+            f"tradewatch dev: unknown scenario {args.scenario!r}; choose one of "
+            f"{', '.join([*SCENARIOS, 'none'])} (tradewatch dev --help describes them)",
+            flush=True,
+        )
         return 2
     print(start_from(args.workdir.resolve(), fresh=args.fresh), flush=True)
     return _run_stack(args)
@@ -90,12 +125,17 @@ def start_from(workdir: Path, *, fresh: bool) -> str:
         for name in present:
             path = workdir / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-        return (f"Fresh start: removed {', '.join(present)} from {workdir}." if present
-                else f"Fresh start: {workdir} holds no earlier state.")
+        return (
+            f"Fresh start: removed {', '.join(present)} from {workdir}."
+            if present
+            else f"Fresh start: {workdir} holds no earlier state."
+        )
     if not present:
         return f"First start in {workdir}."
-    return (f"Continuing from the earlier run's state in {workdir} (journals, Prometheus data and alert "
-            "state kept): `make dev-clean` or `tradewatch dev --fresh` starts clean.")
+    return (
+        f"Continuing from the earlier run's state in {workdir} (journals, Prometheus data and alert "
+        "state kept): `make dev-clean` or `tradewatch dev --fresh` starts clean."
+    )
 
 
 # The model exporter's defaults suit a production model (a reference captured from the first 1,000
@@ -109,6 +149,11 @@ DEMO_MODEL_ENV = {
     "TRADEWATCH_DRIFT_MIN_SAMPLES": "100",
     "TRADEWATCH_DRIFT_INTERVAL": "15s",
     "TRADEWATCH_PERFORMANCE_WINDOW": "100",
+    # The simulator's features move slowly (5 symbols, a prediction every 10 s, the LLM sentiment
+    # for minutes at a time): a window's 600 samples are far from independent, so the KS p-values
+    # are far too small. Measured in a 30 min normal run: sentiment down to 2e-5 with no shift at
+    # all; in model-drift every shifted feature below 1e-20 within minutes. Alpha 1e-6 tells them apart.
+    "TRADEWATCH_DRIFT_ALPHA": "0.000001",
 }
 
 
@@ -133,11 +178,15 @@ def _run_stack(args: argparse.Namespace) -> int:
     from tradewatch.devstack.stack import AlertmanagerSpec, DevStack, StackError, StackOptions
 
     opts = StackOptions(
-        workdir=args.workdir.resolve(), test_mode=args.test_mode, random_ports=args.random_ports,
+        workdir=args.workdir.resolve(),
+        test_mode=args.test_mode,
+        random_ports=args.random_ports,
         simulator=None if args.scenario == "none" else args.scenario,
-        slack_webhook_file=args.slack_webhook_file, smtp_smarthost=args.smtp,
+        slack_webhook_file=args.slack_webhook_file,
+        smtp_smarthost=args.smtp,
         alertmanagers=(AlertmanagerSpec(location=args.quiet_hours_tz),),
-        exporter_env=demo_exporter_env(args.workdir.resolve()))
+        exporter_env=demo_exporter_env(args.workdir.resolve()),
+    )
     stack = DevStack(opts)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -154,14 +203,21 @@ def _run_stack(args: argparse.Namespace) -> int:
     try:
         while not stop.wait(1.0):
             seen[0] = _echo(stack.slack.messages if stack.slack else [], seen[0], "slack", _slack_line)
-            seen[1] = _echo(stack.mail.messages if stack.mail else [], seen[1], "mail",
-                            lambda m: f"{m.envelope_to} {m.subject} -> {_save(stack.workdir, m)}")
+            seen[1] = _echo(
+                stack.mail.messages if stack.mail else [],
+                seen[1],
+                "mail",
+                lambda m: f"{m.envelope_to} {m.subject} -> {_save(stack.workdir, m)}",
+            )
             sim = stack.procs.get("simulator")
             if sim is not None and not sim.running and not simulator_reported:
                 # poll() in .running has reaped it (no zombie); the stack stays up for a new scenario
                 simulator_reported = True
-                print(f"tradewatch dev: the simulator exited with status {sim.proc.returncode}; "
-                      f"no more events. Its log ({sim.log_path}) ends:\n{sim.log_tail(10)}", flush=True)
+                print(
+                    f"tradewatch dev: the simulator exited with status {sim.proc.returncode}; "
+                    f"no more events. Its log ({sim.log_path}) ends:\n{sim.log_tail(10)}",
+                    flush=True,
+                )
             dead = [n for n, p in stack.procs.items() if n != "simulator" and not p.running]
             if dead:
                 print(f"tradewatch dev: {', '.join(dead)} exited; see {stack.workdir / 'logs'}")

@@ -43,11 +43,13 @@ LLM_PROVIDER, LLM_MODEL = "openai", "gpt-4o-mini"
 LLM_PRICE = (0.15e-6, 0.60e-6)  # USD per prompt / completion token
 CLASSES = ("up", "flat", "down")
 DIRECTION = {"up": 1, "flat": 0, "down": -1}
-RANDOM_REJECTIONS = (("risk_limit", 0.35, "order exceeds the per-order notional limit"),
-                     ("insufficient_funds", 0.15, "buying power below order notional"),
-                     ("rate_limited", 0.25, "venue order rate limit reached"),
-                     ("invalid_order", 0.15, "price outside the venue's band"),
-                     ("other", 0.10, "venue internal error"))
+RANDOM_REJECTIONS = (
+    ("risk_limit", 0.35, "order exceeds the per-order notional limit"),
+    ("insufficient_funds", 0.15, "buying power below order notional"),
+    ("rate_limited", 0.25, "venue order rate limit reached"),
+    ("invalid_order", 0.15, "price outside the venue's band"),
+    ("other", 0.10, "venue internal error"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,16 @@ class Instrument:
     fee_rate: float
 
 
-INSTRUMENTS = {i.symbol: i for i in (
-    Instrument("BTC-USD", 65_000.0, 0.45, 0.0001, 0.0004),
-    Instrument("ETH-USD", 3_400.0, 0.60, 0.001, 0.0004),
-    Instrument("SOL-USD", 150.0, 0.80, 0.01, 0.0004),
-    Instrument("AAPL", 190.0, 0.22, 1.0, 0.0001),
-    Instrument("SPY", 520.0, 0.15, 1.0, 0.0001),
-)}
+INSTRUMENTS = {
+    i.symbol: i
+    for i in (
+        Instrument("BTC-USD", 65_000.0, 0.45, 0.0001, 0.0004),
+        Instrument("ETH-USD", 3_400.0, 0.60, 0.001, 0.0004),
+        Instrument("SOL-USD", 150.0, 0.80, 0.01, 0.0004),
+        Instrument("AAPL", 190.0, 0.22, 1.0, 0.0001),
+        Instrument("SPY", 520.0, 0.15, 1.0, 0.0001),
+    )
+}
 DEFAULT_SYMBOLS = tuple(INSTRUMENTS)
 
 
@@ -161,8 +166,9 @@ class Simulator:
         self.warmup = float(warmup)
         self.incident = self.scenario.default_incident if incident is None else float(incident)
         self._start_given = start is not None
-        self.start = start.timestamp() if isinstance(start, datetime) else (
-            float(start) if start is not None else time.time())
+        self.start = (
+            start.timestamp() if isinstance(start, datetime) else (float(start) if start is not None else time.time())
+        )
         self.initial_balance = float(initial_balance)
         self.envelope = {"strategy": strategy, "account": account, "venue": venue}
         self.stale_symbols = tuple(stale_symbols)
@@ -175,6 +181,13 @@ class Simulator:
         self.log_events = log_events
         self.step_seconds = self.speed / self.rate  # market seconds per step
         self._rng = random.Random(seed)
+        # The market (regime switches, prices) draws from its own stream, so a scenario's orders,
+        # fills and AI calls do not change the market's path: every scenario of one seed trades the
+        # same market (and the seed's calm and volatile spells come at the same times). The salt is
+        # chosen so that the default seed's (42) market stays calm for its first ~4.8 market hours:
+        # the default demo is the quiet baseline (a volatile spell is a real shift of the model's
+        # inputs, see tradewatch.simulate.reference).
+        self._market_rng = random.Random(f"market:11:{seed}")
         self._reset_ids()
         self._symbols: dict[str, _Symbol] = {}
         for i, name in enumerate(symbols):
@@ -242,8 +255,10 @@ class Simulator:
                     break
             elif delay < -1.0 and not behind_logged:
                 behind_logged = True
-                log.warning("simulator cannot keep up with --rate; running behind the wall clock",
-                            behind_seconds=round(-delay, 2))
+                log.warning(
+                    "simulator cannot keep up with --rate; running behind the wall clock",
+                    behind_seconds=round(-delay, 2),
+                )
             for event in self.step():
                 sink.emit(event)
                 sent += 1
@@ -281,8 +296,9 @@ class Simulator:
         if self.scenario.name == "normal" or q < 0 or (self.incident > 0 and q >= self.incident):
             return NORMAL, None
         length = self.incident if self.incident > 0 else math.inf
-        return self.scenario.effects(q, length if math.isfinite(length) else 3600.0, tuple(self._symbols),
-                                     self.stale_symbols), q
+        return self.scenario.effects(
+            q, length if math.isfinite(length) else 3600.0, tuple(self._symbols), self.stale_symbols
+        ), q
 
     # -- helpers --------------------------------------------------------------------------------
     def _id(self, prefix: str = "") -> str:
@@ -310,19 +326,23 @@ class Simulator:
         return self._cash + sum(sym.pos.qty * sym.price for sym in self._symbols.values())
 
     # -- scenario transitions -------------------------------------------------------------------
-    def _transitions(self, effects: Effects, q: float | None, p: float, s: float,
-                     out: list[dict[str, Any]]) -> None:
+    def _transitions(self, effects: Effects, q: float | None, p: float, s: float, out: list[dict[str, Any]]) -> None:
         on = q is not None
         if on and not self._incident_on:
-            self._note("warning", f"scenario {self.scenario.name} started", scenario=self.scenario.name,
-                       incident_seconds=self.incident, summary=self.scenario.summary)
+            self._note(
+                "warning",
+                f"scenario {self.scenario.name} started",
+                scenario=self.scenario.name,
+                incident_seconds=self.incident,
+                summary=self.scenario.summary,
+            )
         elif not on and self._incident_on:
             self._note("info", f"scenario {self.scenario.name} ended", scenario=self.scenario.name)
             self._crash_level = None
             if self._kill is not None:
                 self._clear_kill(s, out, "the desk reset the kill switch after the incident")
         self._incident_on = on
-        stopped = (frozenset(self._symbols) if effects.feed_down else effects.stale_symbols)
+        stopped = frozenset(self._symbols) if effects.feed_down else effects.stale_symbols
         if stopped - self._feed_was_down:
             self._note("warning", "market data stopped", symbols=sorted(stopped - self._feed_was_down))
         elif self._feed_was_down - stopped:
@@ -331,13 +351,14 @@ class Simulator:
 
     # -- market ---------------------------------------------------------------------------------
     def _advance_market(self, effects: Effects) -> None:
-        rng = self._rng
+        rng = self._market_rng
         dt = self.step_seconds
         # Markov regime switching: calm spells last ~2 market hours, volatile ones ~20 minutes.
         mean_stay = 7200.0 if self._regime == "calm" else 1200.0
+        switch = rng.random() < 1.0 - math.exp(-dt / mean_stay)  # drawn always: the stream stays aligned
         if effects.force_volatile:
             self._regime = "volatile"
-        elif rng.random() < 1.0 - math.exp(-dt / mean_stay):
+        elif switch:
             self._regime = "volatile" if self._regime == "calm" else "calm"
         scale = 2.0 if self._regime == "volatile" else 1.0
         crash_move = 0.0
@@ -360,9 +381,13 @@ class Simulator:
             if effects.feed_down or name in effects.stale_symbols:
                 continue
             exchange_ts = wall - self._rng.uniform(0.005, 0.040)
-            out.append(self._event("market_data", wall, {
-                "symbol": name, "exchange_ts": format_ts(exchange_ts), "kind": "tick",
-                "price": _price(sym.price)}))
+            out.append(
+                self._event(
+                    "market_data",
+                    wall,
+                    {"symbol": name, "exchange_ts": format_ts(exchange_ts), "kind": "tick", "price": _price(sym.price)},
+                )
+            )
 
     def _returns(self, sym: _Symbol, n: int) -> float:
         """Log return over the last ``n`` steps in units of the calm per-step sigma (a z-score)."""
@@ -404,10 +429,14 @@ class Simulator:
             limit = 3.0 * sym.inst.vol
             if vol > limit and p - sym.last_breach >= 60.0:
                 sym.last_breach = p
-                out.append(self._event("volatility_breach", self._market_ts(s), {
-                    "symbol": name, "volatility": round(vol, 4), "limit": round(limit, 4)}))
-                self._note("warning", "volatility breach", symbol=name, volatility=round(vol, 4),
-                           limit=round(limit, 4))
+                out.append(
+                    self._event(
+                        "volatility_breach",
+                        self._market_ts(s),
+                        {"symbol": name, "volatility": round(vol, 4), "limit": round(limit, 4)},
+                    )
+                )
+                self._note("warning", "volatility breach", symbol=name, volatility=round(vol, 4), limit=round(limit, 4))
             pos = sym.pos
             if pos.qty == 0 or sym.pending is not None or s < sym.blocked_until:
                 continue
@@ -422,17 +451,25 @@ class Simulator:
             elif move <= -1.5 * hourly:
                 reason = "stop_loss"
             if reason:
-                out.append(self._event("signal", self._market_ts(s), {
-                    "symbol": name, "action": "close", "confidence": 1.0}))
+                out.append(
+                    self._event("signal", self._market_ts(s), {"symbol": name, "action": "close", "confidence": 1.0})
+                )
                 self._submit(sym, -pos.qty, reason, s, out, reduce_only=True)
 
-    def _activate_kill(self, reason: str, s: float, out: list[dict[str, Any]], equity: float,
-                       daily_pnl: float, drawdown: float) -> None:
+    def _activate_kill(
+        self, reason: str, s: float, out: list[dict[str, Any]], equity: float, daily_pnl: float, drawdown: float
+    ) -> None:
         self._kill = reason
         ts = self._market_ts(s)
         out.append(self._event("kill_switch", ts, {"active": True, "reason": reason}))
-        self._note("critical", f"kill switch activated: {reason}", reason=reason, equity=round(equity, 2),
-                   daily_pnl=round(daily_pnl, 2), drawdown=round(drawdown, 4))
+        self._note(
+            "critical",
+            f"kill switch activated: {reason}",
+            reason=reason,
+            equity=round(equity, 2),
+            daily_pnl=round(daily_pnl, 2),
+            drawdown=round(drawdown, 4),
+        )
         self._portfolio(s, out)
         for sym in self._symbols.values():
             if sym.pos.qty != 0 and sym.pending is None:
@@ -467,8 +504,9 @@ class Simulator:
                 "ret_20": round(ret20, 4),
                 "volatility": round(self._volatility(sym) * (1.0 + 1.5 * drift), 4),
                 "volume_z": round(rng.gauss(2.5 * drift, 1.0 + 0.5 * drift), 4),
-                "spread_bps": round(rng.lognormvariate(math.log(2.0), 0.3) * (1.8 if volatile else 1.0)
-                                    * (1.0 + 2.0 * drift), 3),
+                "spread_bps": round(
+                    rng.lognormvariate(math.log(2.0), 0.3) * (1.8 if volatile else 1.0) * (1.0 + 2.0 * drift), 3
+                ),
                 "sentiment": round(sym.sentiment, 3),
                 "regime": "volatile" if volatile else "calm",
             }
@@ -483,31 +521,50 @@ class Simulator:
             confidence = probs[predicted]
             latency = rng.lognormvariate(math.log(0.004), 0.35)
             prediction_id = self._id("pred-")
-            out.append(self._event("prediction", ts, {
-                "model": MODEL_NAME, "model_version": MODEL_VERSION, "prediction_id": prediction_id,
-                "features": features, "predicted": predicted, "confidence": confidence,
-                "probabilities": probs, "latency_seconds": round(latency, 6),
-            }, envelope=False) | {"strategy": self.envelope["strategy"]})
+            out.append(
+                self._event(
+                    "prediction",
+                    ts,
+                    {
+                        "model": MODEL_NAME,
+                        "model_version": MODEL_VERSION,
+                        "prediction_id": prediction_id,
+                        "features": features,
+                        "predicted": predicted,
+                        "confidence": confidence,
+                        "probabilities": probs,
+                        "latency_seconds": round(latency, 6),
+                    },
+                    envelope=False,
+                )
+                | {"strategy": self.envelope["strategy"]}
+            )
             # The outcome is known a few model intervals later; skill decays under drift.
             skill = 0.62 - 0.30 * drift
             actual = predicted if rng.random() < skill else rng.choice([c for c in CLASSES if c != predicted])
             edge = rng.gauss(0.002, 0.001)
-            self._schedule(s + 5 * self.model_interval, "outcome",
-                           (prediction_id, predicted, actual, sym.base_qty * sym.price, edge))
+            self._schedule(
+                s + 5 * self.model_interval,
+                "outcome",
+                (prediction_id, predicted, actual, sym.base_qty * sym.price, edge),
+            )
             action = "hold"
             if confidence >= 0.4 and predicted != "flat":
                 action = "buy" if predicted == "up" else "sell"
-            out.append(self._event("signal", ts, {"symbol": name, "action": action,
-                                                  "confidence": confidence}))
+            out.append(self._event("signal", ts, {"symbol": name, "action": action, "confidence": confidence}))
             if action == "hold" or sym.pending is not None or s < sym.blocked_until:
                 continue
             target = DIRECTION[predicted] * sym.base_qty * effects.size_multiplier
             delta = _round_lot(target - sym.pos.qty, sym.inst.lot)
             if abs(delta) < max(sym.inst.lot, 0.1 * sym.base_qty):
                 continue
-            out.append(self._event("decision", ts, {"provider": MODEL_NAME,
-                                                    "latency_seconds": round(latency + 0.001, 6),
-                                                    "confidence": confidence}))
+            out.append(
+                self._event(
+                    "decision",
+                    ts,
+                    {"provider": MODEL_NAME, "latency_seconds": round(latency + 0.001, 6), "confidence": confidence},
+                )
+            )
             self._submit(sym, delta, "signal", s, out)
 
     def _ai_calls(self, effects: Effects, p: float, s: float, out: list[dict[str, Any]]) -> None:
@@ -532,21 +589,35 @@ class Simulator:
             else:
                 status = "ok"
             cost = 0.0 if status == "rate_limited" else prompt * LLM_PRICE[0] + completion * LLM_PRICE[1]
-            out.append(self._event("ai_call", ts, {
-                "provider": LLM_PROVIDER, "model": LLM_MODEL, "prompt_tokens": prompt,
-                "completion_tokens": completion, "cost_usd": round(cost, 8),
-                "latency_seconds": round(latency, 4), "status": status,
-            }, envelope=False) | {"strategy": self.envelope["strategy"]})
+            out.append(
+                self._event(
+                    "ai_call",
+                    ts,
+                    {
+                        "provider": LLM_PROVIDER,
+                        "model": LLM_MODEL,
+                        "prompt_tokens": prompt,
+                        "completion_tokens": completion,
+                        "cost_usd": round(cost, 8),
+                        "latency_seconds": round(latency, 4),
+                        "status": status,
+                    },
+                    envelope=False,
+                )
+                | {"strategy": self.envelope["strategy"]}
+            )
             if status == "ok":
                 sym.sentiment = max(-1.0, min(1.0, 0.7 * sym.sentiment + rng.gauss(0.0, 0.3)))
-                out.append(self._event("decision", ts, {"provider": "llm-sentiment",
-                                                        "latency_seconds": round(latency, 4)}))
+                out.append(
+                    self._event("decision", ts, {"provider": "llm-sentiment", "latency_seconds": round(latency, 4)})
+                )
             elif status == "rate_limited":
                 self._note("warning", "LLM call rate limited", provider=LLM_PROVIDER, symbol=name)
 
     # -- execution ------------------------------------------------------------------------------
-    def _submit(self, sym: _Symbol, delta: float, reason: str, s: float, out: list[dict[str, Any]],
-                reduce_only: bool = False) -> None:
+    def _submit(
+        self, sym: _Symbol, delta: float, reason: str, s: float, out: list[dict[str, Any]], reduce_only: bool = False
+    ) -> None:
         rng = self._rng
         qty = _round_lot(abs(delta), sym.inst.lot)
         if qty <= 0:
@@ -557,9 +628,14 @@ class Simulator:
         sym.pending = order.order_id
         ts = self._market_ts(s)
         limit_order = not reduce_only and rng.random() < 0.1
-        fields: dict[str, Any] = {"order_id": order.order_id, "symbol": order.symbol, "side": side,
-                                  "order_type": "limit" if limit_order else "market", "quantity": qty,
-                                  "reference_price": _price(sym.price)}
+        fields: dict[str, Any] = {
+            "order_id": order.order_id,
+            "symbol": order.symbol,
+            "side": side,
+            "order_type": "limit" if limit_order else "market",
+            "quantity": qty,
+            "reference_price": _price(sym.price),
+        }
         sign = 1 if side == "buy" else -1
         if limit_order:
             fields["limit_price"] = _price(sym.price * (1 - sign * 0.0005))
@@ -570,13 +646,17 @@ class Simulator:
             self._schedule(s + 0.002, "reject", (order, "kill_switch", f"kill switch active ({self._kill})"))
             return
         if breaker.state == "open":
-            self._schedule(s + 0.001, "reject", (order, "venue_unavailable",
-                                                 f"circuit breaker open for {EXCHANGE_SERVICE}"))
+            self._schedule(
+                s + 0.001, "reject", (order, "venue_unavailable", f"circuit breaker open for {EXCHANGE_SERVICE}")
+            )
             return
         order.probe = breaker.state == "half_open"
         if effects.venue_down:
-            self._schedule(s + rng.uniform(0.5, 2.0), "reject",
-                           (order, "venue_unavailable", "exchange did not answer: connection reset"))
+            self._schedule(
+                s + rng.uniform(0.5, 2.0),
+                "reject",
+                (order, "venue_unavailable", "exchange did not answer: connection reset"),
+            )
             return
         if not reduce_only and rng.random() < 0.015:
             roll, acc = rng.random(), 0.0
@@ -637,38 +717,67 @@ class Simulator:
                 self._on_fill(*payload, at, out)
             elif kind == "cancel":
                 order = payload
-                out.append(self._event("order_cancelled", ts, {"order_id": order.order_id,
-                                                               "symbol": order.symbol, "reason": "expired"}))
+                out.append(
+                    self._event(
+                        "order_cancelled", ts, {"order_id": order.order_id, "symbol": order.symbol, "reason": "expired"}
+                    )
+                )
                 self._done(order)
             elif kind == "reject":
                 self._on_reject(*payload, at, out)
 
     def _on_ack(self, order: _Order, at: float, out: list[dict[str, Any]]) -> None:
-        out.append(self._event("order_acknowledged", self._market_ts(at), {
-            "order_id": order.order_id, "symbol": order.symbol, "side": order.side}))
+        out.append(
+            self._event(
+                "order_acknowledged",
+                self._market_ts(at),
+                {"order_id": order.order_id, "symbol": order.symbol, "side": order.side},
+            )
+        )
         latency = at - order.submitted
         if latency > 1.0:
             with correlation(order.order_id):
-                self._note("warning", "slow order acknowledgement", order_id=order.order_id,
-                           symbol=order.symbol, latency_seconds=round(latency, 3))
+                self._note(
+                    "warning",
+                    "slow order acknowledgement",
+                    order_id=order.order_id,
+                    symbol=order.symbol,
+                    latency_seconds=round(latency, 3),
+                )
         breaker = self._breaker
         breaker.failures = 0
         if order.probe and breaker.state == "half_open":
             self._set_breaker("closed", at, out, "probe order acknowledged")
 
-    def _on_reject(self, order: _Order, reason: str, message: str, at: float,
-                   out: list[dict[str, Any]]) -> None:
-        out.append(self._event("order_rejected", self._market_ts(at), {
-            "order_id": order.order_id, "symbol": order.symbol, "side": order.side, "reason": reason,
-            "message": message}))
+    def _on_reject(self, order: _Order, reason: str, message: str, at: float, out: list[dict[str, Any]]) -> None:
+        out.append(
+            self._event(
+                "order_rejected",
+                self._market_ts(at),
+                {
+                    "order_id": order.order_id,
+                    "symbol": order.symbol,
+                    "side": order.side,
+                    "reason": reason,
+                    "message": message,
+                },
+            )
+        )
         self._done(order)
         if reason in ("kill_switch", "venue_unavailable"):
             # The strategy waits before trying again (10 wall seconds or 3 model intervals).
             self._symbols[order.symbol].blocked_until = at + max(3 * self.model_interval, 10 * self.speed)
         by = "risk manager" if reason in ("kill_switch", "risk_limit") else "venue"
         with correlation(order.order_id):
-            self._note("warning", f"order rejected by {by}: {reason}", order_id=order.order_id,
-                       symbol=order.symbol, side=order.side, reason=reason, detail=message)
+            self._note(
+                "warning",
+                f"order rejected by {by}: {reason}",
+                order_id=order.order_id,
+                symbol=order.symbol,
+                side=order.side,
+                reason=reason,
+                detail=message,
+            )
         if reason != "venue_unavailable" or message.startswith("circuit breaker"):
             return
         breaker = self._breaker
@@ -683,11 +792,19 @@ class Simulator:
             breaker.opened_at = self._k / self.rate
         if state == "closed":
             breaker.failures = 0
-        out.append(self._event("circuit_breaker", self._market_ts(at), {
-            "service": EXCHANGE_SERVICE, "state": state, "reason": reason}))
+        out.append(
+            self._event(
+                "circuit_breaker", self._market_ts(at), {"service": EXCHANGE_SERVICE, "state": state, "reason": reason}
+            )
+        )
         level = "error" if state == "open" else "info"
-        self._note(level, f"circuit breaker {state.replace('_', '-')} for {EXCHANGE_SERVICE}",
-                   breaker_service=EXCHANGE_SERVICE, state=state, reason=reason)
+        self._note(
+            level,
+            f"circuit breaker {state.replace('_', '-')} for {EXCHANGE_SERVICE}",
+            breaker_service=EXCHANGE_SERVICE,
+            state=state,
+            reason=reason,
+        )
 
     def _breaker_tick(self, p: float, s: float, out: list[dict[str, Any]]) -> None:
         breaker = self._breaker
@@ -695,14 +812,26 @@ class Simulator:
         if breaker.state == "open" and p - breaker.opened_at >= cooldown:
             self._set_breaker("half_open", s, out, "cool-down elapsed; next order probes the venue")
 
-    def _on_fill(self, order: _Order, qty: float, price: float, final: bool, at: float,
-                 out: list[dict[str, Any]]) -> None:
+    def _on_fill(
+        self, order: _Order, qty: float, price: float, final: bool, at: float, out: list[dict[str, Any]]
+    ) -> None:
         sym = self._symbols[order.symbol]
         ts = self._market_ts(at)
         fee = qty * price * sym.inst.fee_rate
-        out.append(self._event("order_filled" if final else "order_partially_filled", ts, {
-            "order_id": order.order_id, "symbol": order.symbol, "side": order.side,
-            "fill_quantity": qty, "fill_price": _price(price), "fee": round(fee, 6)}))
+        out.append(
+            self._event(
+                "order_filled" if final else "order_partially_filled",
+                ts,
+                {
+                    "order_id": order.order_id,
+                    "symbol": order.symbol,
+                    "side": order.side,
+                    "fill_quantity": qty,
+                    "fill_price": _price(price),
+                    "fee": round(fee, 6),
+                },
+            )
+        )
         signed = qty if order.side == "buy" else -qty
         self._cash -= signed * price + fee
         pos = sym.pos
@@ -719,10 +848,20 @@ class Simulator:
             pos.fees += fee * closing / qty
             rest = _round_lot(pos.qty + signed, sym.inst.lot)
             if rest == 0 or (rest > 0) != (pos.qty > 0):
-                out.append(self._event("trade_closed", ts, {
-                    "trade_id": pos.trade_id, "symbol": order.symbol, "realized_pnl": round(pos.realized, 2),
-                    "fees": round(pos.fees, 6), "holding_seconds": round(max(0.0, at - pos.opened), 3),
-                    "exit_reason": order.reason}))
+                out.append(
+                    self._event(
+                        "trade_closed",
+                        ts,
+                        {
+                            "trade_id": pos.trade_id,
+                            "symbol": order.symbol,
+                            "realized_pnl": round(pos.realized, 2),
+                            "fees": round(pos.fees, 6),
+                            "holding_seconds": round(max(0.0, at - pos.opened), 3),
+                            "exit_reason": order.reason,
+                        },
+                    )
+                )
                 if rest != 0:  # flipped through zero: the remainder opens a new trade
                     pos.trade_id, pos.opened, pos.avg, pos.realized = self._id("trd-"), at, price, 0.0
                     pos.fees = fee * (qty - closing) / qty
@@ -743,11 +882,9 @@ class Simulator:
             wall = self._wall_ts(p)
             for component in COMPONENTS:
                 status = effects.heartbeat.get(component, "healthy")
-                out.append(self._event("heartbeat", wall, {"component": component, "status": status},
-                                       envelope=False))
+                out.append(self._event("heartbeat", wall, {"component": component, "status": status}, envelope=False))
                 if status != "healthy":
-                    self._note("warning", f"component {component} {status}", component=component,
-                               status=status)
+                    self._note("warning", f"component {component} {status}", component=component, status=status)
         if p >= self._next_snapshot:
             self._next_snapshot = p + self.snapshot_interval
             self._portfolio(s, out)
@@ -756,24 +893,47 @@ class Simulator:
         ts = self._market_ts(s)
         equity = self._equity()
         gross = sum(abs(sym.pos.qty) * sym.price for sym in self._symbols.values())
-        out.append(self._event("portfolio_snapshot", ts, {
-            "equity": round(equity, 2), "cash": round(self._cash, 2), "initial_balance": self.initial_balance,
-            "margin_used": round(gross * 0.25, 2)}))
+        out.append(
+            self._event(
+                "portfolio_snapshot",
+                ts,
+                {
+                    "equity": round(equity, 2),
+                    "cash": round(self._cash, 2),
+                    "initial_balance": self.initial_balance,
+                    "margin_used": round(gross * 0.25, 2),
+                },
+            )
+        )
         for name, sym in self._symbols.items():
             pos = sym.pos
-            out.append(self._event("position_snapshot", ts, {
-                "symbol": name, "quantity": pos.qty, "avg_price": _price(pos.avg if pos.qty else sym.price),
-                "mark_price": _price(sym.price), "limit": sym.limit}))
-            out.append(self._event("position_limit", ts, {
-                "symbol": name, "usage_ratio": round(abs(pos.qty) / sym.limit, 4)}))
+            out.append(
+                self._event(
+                    "position_snapshot",
+                    ts,
+                    {
+                        "symbol": name,
+                        "quantity": pos.qty,
+                        "avg_price": _price(pos.avg if pos.qty else sym.price),
+                        "mark_price": _price(sym.price),
+                        "limit": sym.limit,
+                    },
+                )
+            )
+            out.append(
+                self._event("position_limit", ts, {"symbol": name, "usage_ratio": round(abs(pos.qty) / sym.limit, 4)})
+            )
         drawdown = 1.0 - equity / self._hwm if self._hwm > 0 else 0.0
         vol_ratio = sum(self._volatility(sym) / (3.0 * sym.inst.vol) for sym in self._symbols.values())
         shares = [abs(sym.pos.qty) * sym.price / gross for sym in self._symbols.values()] if gross else []
-        for risk_type, score in (("market", 100.0 * vol_ratio / len(self._symbols)),
-                                 ("drawdown", 100.0 * drawdown / self.max_drawdown),
-                                 ("concentration", 100.0 * sum(x * x for x in shares))):
-            out.append(self._event("risk_score", ts, {"risk_type": risk_type,
-                                                      "score": round(min(100.0, max(0.0, score)), 2)}))
+        for risk_type, score in (
+            ("market", 100.0 * vol_ratio / len(self._symbols)),
+            ("drawdown", 100.0 * drawdown / self.max_drawdown),
+            ("concentration", 100.0 * sum(x * x for x in shares)),
+        ):
+            out.append(
+                self._event("risk_score", ts, {"risk_type": risk_type, "score": round(min(100.0, max(0.0, score)), 2)})
+            )
 
     def _note(self, level: str, message: str, **fields: Any) -> None:
         if self.log_events:
