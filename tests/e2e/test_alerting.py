@@ -19,6 +19,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 DELIVERY_TIMEOUT = 90
 
 
+def runbook(stack, alertname: str) -> str:
+    """The runbook link the stack renders: its own docs page unless TRADEWATCH_RUNBOOK_URL says otherwise."""
+    return f"{render.runbook_base(default=f'{stack.slack.url}/docs/runbooks')}/{alertname}.md"
+
+
 def slack_about(alertname: str, status: str = "firing", path: str = "/day"):
     def match(post: SlackPost) -> bool:
         att = (post.payload.get("attachments") or [{}])[0]
@@ -88,7 +93,7 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
     att = kill.payload["attachments"][0]
     assert att["color"] == "danger"
     assert "(critical, team trading)" in att["title"]
-    assert f"{render.RUNBOOK_BASE}/KillSwitchActivated.md" in att["text"]
+    assert runbook(stack, "KillSwitchActivated") in att["text"]
     assert "http://localhost:3000/d/tradewatch-risk" in att["text"]
     assert "value 1, threshold: active = 1" in att["text"]
     assert "*Since:*" in att["text"]
@@ -109,7 +114,7 @@ def test_flash_crash_pages_drawdown_and_kill_switch_and_inhibits_rejections(stac
     assert near["status"]["inhibitedBy"], near["status"]
 
     mail = stack.mail.wait_for(mail_about("KillSwitchActivated", "trading-oncall@tradewatch.local"), DELIVERY_TIMEOUT)
-    assert f"{render.RUNBOOK_BASE}/KillSwitchActivated.md" in mail.text
+    assert runbook(stack, "KillSwitchActivated") in mail.text
     assert 'href="http://localhost:3000/d/tradewatch-risk"' in mail.html
     stack.mail.wait_for(mail_about("DrawdownExcessive", "trading-oncall@tradewatch.local"), DELIVERY_TIMEOUT)
 
@@ -158,12 +163,27 @@ def test_exchange_outage_pages_circuit_breaker_and_stale_data_then_resolves(stac
     cb = stack.slack.wait_for(slack_about("CircuitBreakerOpen"), DELIVERY_TIMEOUT)
     text = cb.payload["attachments"][0]["text"]
     assert "component=exchange-api" in text and "service=exchange-api" in text
-    assert f"{render.RUNBOOK_BASE}/CircuitBreakerOpen.md" in text
+    assert runbook(stack, "CircuitBreakerOpen") in text
+    breaker_since = {a["activeAt"] for a in firing(stack, "CircuitBreakerOpen")}
+    # the feed reports `down` while its heartbeats keep arriving: ComponentDown pages for it
+    down = wait_firing(stack, "ComponentDown")
+    assert {a["labels"]["component"] for a in down} >= {"market-data-feed"}, down
+    stack.slack.wait_for(lambda p: slack_about("ComponentDown")(p) and "market-data-feed" in p.text, DELIVERY_TIMEOUT)
     stale = stack.slack.wait_for(slack_about("MarketDataStale"), DELIVERY_TIMEOUT)
     assert "symbol=" in stale.payload["attachments"][0]["text"]
     assert "threshold of 10 s" in stale.payload["attachments"][0]["text"]
     stack.mail.wait_for(mail_about("MarketDataStale", "data-oncall@tradewatch.local"), DELIVERY_TIMEOUT)
-    # recovery: the incident ends, the venue answers again, the breaker closes, ticks resume
+    # recovery: the incident ends, the venue answers again, the breaker closes, ticks resume.
+    # Until then the breaker cycles open -> half_open -> open: one alert, never re-activated.
+    deadline = time.monotonic() + 120
+    while not any(slack_about("CircuitBreakerOpen", "resolved")(p) for p in stack.slack.messages):
+        breaker_since |= {
+            a["activeAt"] for a in stack.prometheus_alerts() if a["labels"]["alertname"] == "CircuitBreakerOpen"
+        }
+        assert time.monotonic() < deadline, "CircuitBreakerOpen never resolved"
+        time.sleep(0.5)
+    assert len(breaker_since) == 1, f"CircuitBreakerOpen re-activated: {sorted(breaker_since)}"
+    assert sum(slack_about("CircuitBreakerOpen")(p) for p in stack.slack.messages) == 1
     resolved = stack.slack.wait_for(slack_about("CircuitBreakerOpen", "resolved"), 120)
     assert resolved.payload["attachments"][0]["color"] == "good"
     assert "*Resolved:*" in resolved.payload["attachments"][0]["text"]
