@@ -57,8 +57,9 @@ DEPRECATED_TYPES = {
     "flant-statusmap-panel",
 }
 NO_QUERY_TYPES = {"row", "text", "alertlist", "alertGroups"}
-# Thresholds that are durations/horizons of an alert, not a level a panel can draw.
-NOT_A_LEVEL = {"exporter_down_for_seconds", "disk_predict_hours"}
+# Thresholds that are durations/horizons or gates (a minimum count of rejections) of an alert,
+# not a level a panel can draw.
+NOT_A_LEVEL = {"exporter_down_for_seconds", "disk_predict_hours", "order_rejection_min_rejections"}
 
 
 @pytest.fixture(scope="module")
