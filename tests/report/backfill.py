@@ -23,6 +23,12 @@ H, M = 3600, 60
 
 TRADING_GAP = (2 * H + 10 * M, 2 * H + 40 * M)
 KILL = (14 * H, 14 * H + 25 * M)
+# A second engagement whose activations counter is born at 1 (no sample before it): increase()
+# alone would miss it.
+KILL2 = (20 * H, 20 * H + 10 * M)
+# A second account (and a strategy of its own) opened mid-day with a balance like the first one's:
+# a report that sums accounts would double the book's "return".
+DESK2_OPEN = 10 * H
 BREAKER = (6 * H, 6 * H + 12 * M)
 STALE_ETH = (9 * H, 9 * H + 20 * M)
 COMPONENT_DOWN = (11 * H, 11 * H + 5 * M)
@@ -33,6 +39,7 @@ ALERT_SPANS = [  # (labels, start, end)
         2 * H + 40 * M,
     ),
     ({"alertname": "KillSwitchEngaged", "severity": "critical"}, *KILL),
+    ({"alertname": "KillSwitchEngaged", "severity": "critical"}, *KILL2),
     ({"alertname": "HighFillLatency", "severity": "warning", "venue": "binance"}, 18 * H, 18 * H + 45 * M),
     ({"alertname": "HighFillLatency", "severity": "warning", "venue": "binance"}, 21 * H, 21 * H + 10 * M),
 ]
@@ -72,6 +79,8 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
     """OpenMetrics text and a few expected values computed while generating. The events above
     happen on the first day; further days (for benchmarks) are ordinary trading."""
     rng = np.random.default_rng(7)
+    rng2 = np.random.default_rng(11)  # desk2's own stream: the first account's day stays the same
+    desk2_equity, arb_realized = 100_000.0, 0.0
     f = Families()
     times = np.arange(START - LEAD, START + days * 86400 + 1, SCRAPE)
     equity, hwm, max_dd = 100_000.0, 100_000.0, 0.0
@@ -99,6 +108,11 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
         if _in(off, (13 * H, 14 * H)):
             equity -= 45  # a bad hour before the kill switch
         hwm = max(hwm, equity)
+        desk2_open = off >= DESK2_OPEN
+        if off > DESK2_OPEN:
+            desk2_equity += rng2.normal(2.0, 30.0)
+            if rng2.random() < 0.1:
+                arb_realized += rng2.normal(3.0, 10.0)
         dd = 1 - equity / hwm
         max_dd = max(max_dd, dd)
         if off >= 0 and session_start_equity is None:
@@ -143,10 +157,16 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             errors += 1
         if off == 0:
             expected["equity_start"] = equity
+            expected["momentum_realized_start"] = realized["momentum"]
             slip0 = (hist_sum["slip"], hist["slip"][-1])
             submitted0 = orders["submitted"]
+        if off == DESK2_OPEN:
+            expected["desk2_equity_first"] = desk2_equity
         if off == 86400:
             expected["equity_end"] = equity
+            expected["desk2_equity_last"] = desk2_equity
+            expected["arb_realized"] = arb_realized
+            expected["momentum_realized_change"] = realized["momentum"] - expected["momentum_realized_start"]
             expected["orders_submitted"] = orders["submitted"] - submitted0
         if 0 <= off <= 86400 and trading_up:
             expected["max_drawdown_in_day_ratio"] = max(expected.get("max_drawdown_in_day_ratio", 0.0), dd)
@@ -186,6 +206,16 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             ts,
             1,
         )
+        if desk2_open:
+            f.add("tradewatch_trading_equity", g, "tradewatch_trading_equity", {"account": "desk2"}, ts, desk2_equity)
+            f.add(
+                "tradewatch_trading_realized_pnl",
+                g,
+                "tradewatch_trading_realized_pnl",
+                {"strategy": "arb"},
+                ts,
+                arb_realized,
+            )
         acct = {"account": "main"}
         f.add("tradewatch_trading_equity", g, "tradewatch_trading_equity", acct, ts, equity)
         f.add("tradewatch_trading_high_water_mark", g, "tradewatch_trading_high_water_mark", acct, ts, hwm)
@@ -309,7 +339,16 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
                 f.add(fam, "histogram", fam + "_bucket", {**lab, "le": le}, ts, c)
             f.add(fam, "histogram", fam + "_sum", lab, ts, hist_sum[key])
             f.add(fam, "histogram", fam + "_count", lab, ts, hist[key][-1])
-        kill_on = 1.0 if _in(off, KILL) else 0.0
+        kill_on = 1.0 if _in(off, KILL) or _in(off, KILL2) else 0.0
+        if off >= KILL2[0]:
+            f.add(
+                "tradewatch_trading_kill_switch_activations_total",
+                "counter",
+                "tradewatch_trading_kill_switch_activations_total",
+                {"reason": "manual"},
+                ts,
+                1.0,
+            )
         f.add(
             "tradewatch_trading_kill_switch_active",
             g,

@@ -63,7 +63,8 @@ def test_numbers_match_direct_promql(daily):
     )
     assert eq["max_drawdown_ratio"] == pytest.approx(bf.expected["max_drawdown_in_day_ratio"])
     assert eq["max_drawdown_ratio"] > 0.05  # the generated day breaches the 5 % limit
-    assert s["pnl"]["data"]["total"] == pytest.approx(eq["equity_end"] - eq["equity_start"])
+    desk2 = bf.expected["desk2_equity_last"] - bf.expected["desk2_equity_first"]
+    assert s["pnl"]["data"]["total"] == pytest.approx(eq["equity_end"] - eq["equity_start"] + desk2)
     buckets = s["pnl"]["data"]["buckets"]
     assert len(buckets) == 24
     assert sum(b["pnl"] for b in buckets) == pytest.approx(s["pnl"]["data"]["total"])
@@ -104,9 +105,13 @@ def test_numbers_match_direct_promql(daily):
 def test_risk_events_and_their_durations(daily):
     _, s, _ = daily
     risk = s["risk"]["data"]
-    [kill] = risk["kill_switch_active"]
-    assert (kill["start"] - B, kill["end"] - B) == backfill.KILL
+    kills = risk["kill_switch_active"]
+    assert [(k["start"] - B, k["end"] - B) for k in kills] == [backfill.KILL, backfill.KILL2]
     assert round(risk["kill_switch_activations"]["daily_loss"]) == 1
+    # The second engagement's counter is born at 1: increase() misses it, the state change does not.
+    assert round(sum(risk["kill_switch_activations"].values())) == len(kills) == 2
+    figures = dict(s["risk"]["figures"])
+    assert figures["Kill switch activations"] == "2"
     [opened] = risk["circuit_breaker_open"]["binance"]
     assert (opened["start"] - B, opened["end"] - B) == backfill.BREAKER
     assert round(risk["volatility_breaches"]["ETH-USD"]) == 3
@@ -150,7 +155,7 @@ def test_gap_is_a_gap_in_words_and_in_the_chart(daily):
     assert words in s["coverage"]["notes"] and words in s["equity"]["notes"]
     assert words in report.html()
     equity = next(sec for sec in report.sections if sec.id == "equity")
-    line = equity.charts[0].panels[0].lines[0].series
+    line = next(x.series for x in equity.charts[0].panels[0].lines if x.label == "main")
     inside = (line.t > B + backfill.TRADING_GAP[0]) & (line.t < B + backfill.TRADING_GAP[1])
     assert inside.sum() >= 5 and np.isnan(line.v[inside]).all()
     assert np.isfinite(line.v[~inside]).all()  # only the gap is missing ...
@@ -201,7 +206,14 @@ def test_weekly_report_names_the_days_without_data(backfilled):
         s["coverage"]["notes"]
     )
     assert len(s["pnl"]["data"]["buckets"]) == 7
-    assert sum(1 for b in s["pnl"]["data"]["buckets"] if b["pnl"] is None) == 6  # no data is not zero
+    # A stack younger than the period: the report says how much of it has data, first.
+    assert s["coverage"]["notes"][0].startswith(
+        "The stack has data only since Sun 15 Nov 23:00 GMT: 25 h 00 min of this 7 d"
+    )
+    assert s["coverage"]["data"]["data_since"] == pytest.approx(B - backfill.LEAD, abs=60)
+    # No data is not zero: five days have none; Sunday has its last (lead) hour, counted from the
+    # first value the account reported, as for an account that opens during a bucket.
+    assert sum(1 for b in s["pnl"]["data"]["buckets"] if b["pnl"] is None) == 5
     assert s["alerts"]["data"]["by_alertname"]["HighFillLatency"]["times_fired"] == 2
 
 
@@ -213,3 +225,38 @@ def test_an_exporter_never_seen_is_named(backfilled):
     assert gap["began_before_period"] and gap["ongoing_at_end"] and gap["seconds"] == 86400
     assert coverage["data"]["execution-gateway"]["covered_ratio"] == 0
     assert "No data from the execution-gateway exporter during the whole period." in coverage["notes"]
+
+
+def test_headline_with_an_account_opened_mid_period(daily):
+    """desk2 opens at 10:00 with a balance as large as main's: the headline change and return are
+    main's alone (present at both ends), desk2 is listed with its own change, P&L adds both."""
+    _, s, bf = daily
+    e = bf.expected
+    eq = s["equity"]["data"]
+    main_change = e["equity_end"] - e["equity_start"]
+    assert eq["headline_accounts"] == ["main"]
+    assert eq["other_accounts"] == ["desk2"]
+    assert eq["equity_change"] == pytest.approx(main_change)
+    assert eq["return_ratio"] == pytest.approx(main_change / e["equity_start"])
+    assert abs(eq["return_ratio"]) < 0.2  # not the doubled book (~+100 %)
+    desk2 = eq["accounts"]["desk2"]
+    assert desk2["first_seen"] - B == backfill.DESK2_OPEN
+    assert desk2["in_headline"] is False
+    assert desk2["change"] == pytest.approx(e["desk2_equity_last"] - e["desk2_equity_first"])
+    figures = dict(s["equity"]["figures"])
+    assert figures["Equity at end"] == f"{e['equity_end']:,.2f}"
+    assert figures["Change"] == f"{main_change:+,.2f}"
+    assert figures["Return"] == f"{main_change / e['equity_start'] * 100:.2f}%"
+    assert any("main" in n and "both ends" in n for n in s["equity"]["notes"])
+    [accounts] = [t for t in s["equity"]["tables"] if t["title"] == "Accounts"]
+    assert [r[0] for r in accounts["rows"]] == ["desk2", "main"]
+    pnl = s["pnl"]["data"]
+    assert pnl["total"] == pytest.approx(main_change + desk2["change"])
+    # No bucket takes desk2's opening balance for P&L.
+    assert max(abs(b["pnl"]) for b in pnl["buckets"]) < 10_000
+    # Realized P&L by strategy: arb was born during the period and still has its row.
+    realized = pnl["realized_by_strategy"]
+    assert realized["arb"] == pytest.approx(e["arb_realized"])
+    assert realized["momentum"] == pytest.approx(e["momentum_realized_change"])
+    ai = dict(s["ai_spend"]["figures"])
+    assert "n/a" not in " ".join(ai.values())

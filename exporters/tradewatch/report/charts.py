@@ -159,14 +159,8 @@ def _lines(chart: Chart, period: Period) -> bytes:
                 color="#555555",
             )
         elif len(panel.lines) > 1 or panel.hlines or chart.gaps:
-            ax.legend(
-                loc="lower left",
-                bbox_to_anchor=(0.0, 1.0),
-                fontsize=8,
-                frameon=False,
-                ncol=5,
-                borderaxespad=0.2,
-            )
+            # Inside the axes: above them it ran into the figure title on one-panel charts.
+            ax.legend(loc="best", fontsize=8, framealpha=0.85, ncol=min(5, len(panel.lines) + len(panel.hlines) + 1))
     return _png(fig)
 
 

@@ -61,6 +61,9 @@ class Report:
                     "title": s.title,
                     "data": s.data,
                     "notes": s.notes,
+                    # What the reader sees, as shown (formatted headline figures and tables).
+                    "figures": [[k, v] for k, v in s.figures],
+                    "tables": [{"title": t.title, "headers": t.headers, "rows": t.rows} for t in s.tables],
                     "error": s.error,
                     "charts": [f"{c.name}.png" for c in s.charts],
                 }

@@ -265,26 +265,102 @@ class Builder:
             }
             sec.notes.extend(self.gap_words(name))
         sec.tables.append(Table("Exporters", ["exporter", "data coverage", "gaps", "time without data"], rows))
+        # A stack started during the period (the first report of a fresh install): say how much of
+        # the period has data at all, before a reader takes the grey charts for an outage.
+        first = [g[0].end if g and g[0].open_start else self.p.start for g in self.coverage.values()]
+        since = min(first) if first else self.p.end
+        sec.data["data_since"] = since if since > self.p.start else None
+        if since > self.p.start:
+            have = self.p.end - since
+            text = (
+                "No exporter reported in this period."
+                if have <= 0
+                else f"The stack has data only since {self.p.when(since)}: {fdur(have)} of this "
+                f"{fdur(self.p.seconds)} period; the figures cover that time."
+            )
+            sec.notes.insert(0, text)
+            sec.figures.append(("Period with data", fdur(max(have, 0.0))))
         if not any(self.coverage.values()):
             sec.notes.append("Every exporter reported data for the whole period.")
 
+    def _accounts(self) -> dict[str, Series]:
+        """Equity per account on the chart grid (exporter gaps cut out), computed once for the
+        equity and P&L sections."""
+        if not hasattr(self, "_equity_by_account"):
+            found = self.chart_series("sum by (account) (tradewatch_trading_equity)", "trading")
+            self._equity_by_account = {s.label("account"): s for s in found if np.isfinite(s.v).any()}
+        return self._equity_by_account
+
+    def _book(self) -> tuple[list[str], list[str], float, float, int, int]:
+        """The accounts present at both ends of the data (first and last grid points that have any
+        equity) and those that appeared or vanished in between, with the headline start and end
+        equity over the first group only: a new account's deposit is not a return."""
+        accounts = self._accounts()
+        if not accounts:
+            return [], [], math.nan, math.nan, -1, -1
+        ok = np.vstack([np.isfinite(s.v) for s in accounts.values()])
+        any_ok = ok.any(axis=0)
+        i0, i1 = int(np.argmax(any_ok)), int(len(any_ok) - 1 - np.argmax(any_ok[::-1]))
+        both = sorted(a for a, s in accounts.items() if np.isfinite(s.v[i0]) and np.isfinite(s.v[i1]))
+        partial = sorted(set(accounts) - set(both))
+        start = sum(float(accounts[a].v[i0]) for a in both) if both else math.nan
+        end = sum(float(accounts[a].v[i1]) for a in both) if both else math.nan
+        return both, partial, start, end, i0, i1
+
     def s_equity(self, sec: Section) -> None:
-        eq = self.chart_one("sum(tradewatch_trading_equity)", "trading")
+        accounts = self._accounts()
+        both, partial, start, end, i0, i1 = self._book()
+        self.queries["equity_by_account"] = "sum by (account) (tradewatch_trading_equity)"
         dd = self.chart_one("max(tradewatch_trading_drawdown_ratio)", "trading")
-        start, end = finite_first(eq), finite_last(eq)
         max_dd = self.value("max_drawdown_ratio", f"max(max_over_time(tradewatch_trading_drawdown_ratio[{self.R}]))")
         limit = self.value("drawdown_limit_ratio", "max(tradewatch_trading_drawdown_limit_ratio)")
-        ok = np.isfinite(eq.v)
-        in_period_dd = math.nan
-        if ok.any():
-            v = eq.v[ok]
-            in_period_dd = float(np.max(1 - v / np.maximum.accumulate(v)))
-        high, low = (float(np.nanmax(eq.v)), float(np.nanmin(eq.v))) if ok.any() else (math.nan, math.nan)
+        in_period_dd, high, low = math.nan, math.nan, math.nan
+        if both:
+            book = np.sum(np.vstack([accounts[a].v for a in both]), axis=0)  # NaN where any is missing
+            v = book[np.isfinite(book)]
+            if v.size:
+                high, low = float(v.max()), float(v.min())
+        # Drawdown within the period per account (an account that appears is no drawdown of another).
+        for s in accounts.values():
+            v = s.v[np.isfinite(s.v)]
+            if v.size:
+                worst = float(np.max(1 - v / np.maximum.accumulate(v)))
+                in_period_dd = worst if not math.isfinite(in_period_dd) else max(in_period_dd, worst)
+        change = end - start
+        ret = change / start if start else math.nan
+        per_account = {}
+        rows = []
+        for a, s in sorted(accounts.items()):
+            ok = np.flatnonzero(np.isfinite(s.v))
+            first, last = float(s.v[ok[0]]), float(s.v[ok[-1]])
+            per_account[a] = {
+                "first_seen": float(s.t[ok[0]]),
+                "last_seen": float(s.t[ok[-1]]),
+                "equity_first": first,
+                "equity_last": last,
+                "change": last - first,
+                "in_headline": a in both,
+            }
+            rows.append(
+                [
+                    a or "(none)",
+                    "start of data" if ok[0] == i0 else f"appeared {self.p.when(float(s.t[ok[0]]))}",
+                    "end of data" if ok[-1] == i1 else f"last seen {self.p.when(float(s.t[ok[-1]]))}",
+                    fnum(first),
+                    fnum(last),
+                    fmoney(last - first),
+                    fpct((last - first) / first if first else math.nan, 2),
+                    "yes" if a in both else "no",
+                ]
+            )
         sec.data.update(
             equity_start=jnum(start),
             equity_end=jnum(end),
-            equity_change=jnum(end - start),
-            return_ratio=jnum((end - start) / start if start else math.nan),
+            equity_change=jnum(change),
+            return_ratio=jnum(ret),
+            headline_accounts=both,
+            other_accounts=partial,
+            accounts=per_account,
             equity_high=jnum(high),
             equity_low=jnum(low),
             max_drawdown_ratio=jnum(max_dd),
@@ -293,41 +369,88 @@ class Builder:
         )
         sec.figures += [
             ("Equity at end", fnum(end)),
-            ("Change", fmoney(end - start)),
-            ("Return", fpct((end - start) / start if start else math.nan, 2)),
+            ("Change", fmoney(change)),
+            ("Return", fpct(ret, 2)),
             ("Max drawdown (from all-time high)", fpct(max_dd, 2)),
             ("Max drawdown within the period", fpct(in_period_dd, 2)),
         ]
-        if not ok.any():
+        if not accounts:
             sec.notes.append("No equity data in this period.")
-        elif math.isfinite(limit) and math.isfinite(max_dd) and max_dd >= limit:
+        else:
+            sec.notes.append(
+                f"Equity, change and return are over the accounts present at both ends of the data: "
+                f"{', '.join(both) or 'none'}."
+            )
+            if partial:
+                sec.notes.append(
+                    "Not in those figures (appeared or vanished during the period, see the table): "
+                    f"{', '.join(partial)}."
+                )
+            sec.tables.append(
+                Table(
+                    "Accounts",
+                    ["account", "from", "to", "equity first", "equity last", "change", "return", "in headline"],
+                    rows,
+                )
+            )
+        if accounts and math.isfinite(limit) and math.isfinite(max_dd) and max_dd >= limit:
             sec.notes.append(f"Drawdown reached {fpct(max_dd, 2)}, at or above the {fpct(limit, 2)} limit.")
         sec.notes.extend(self.gap_words("trading"))
         dd_panel = Panel("drawdown", [Line("drawdown", dd, "drawdown")], fill=True, percent=True, invert=True)
         if math.isfinite(limit):
             dd_panel.hlines.append((limit, f"limit {fpct(limit)}", "limit"))
+        if 1 < len(accounts) <= 6:
+            eq_lines = [Line(a, s, f"series{i}") for i, (a, s) in enumerate(sorted(accounts.items()))]
+        else:
+            total = self.chart_one("sum(tradewatch_trading_equity)", "trading")
+            eq_lines = [Line("equity", total, "equity")]
         sec.charts.append(
             Chart(
                 "equity_drawdown",
                 "Equity and drawdown",
                 "lines",
-                [Panel("equity", [Line("equity", eq, "equity")]), dd_panel],
+                [Panel("equity", eq_lines), dd_panel],
                 gaps=self.coverage.get("trading", []),
             )
         )
 
     def s_pnl(self, sec: Section) -> None:
         edges = self.p.buckets()
-        expr = "sum(tradewatch_trading_equity)"
+        expr = "sum by (account) (tradewatch_trading_equity)"
         self.queries["pnl_bucket_edges"] = expr + " at each bucket edge"
-        values = [self.prom.value(expr, t) for t in edges]
-        pnl = [b - a for a, b in itertools.pairwise(values)]
+        at_edges = [self.prom.by(expr, t, "account") for t in edges]
+        accounts = self._accounts()
+        first = {}
+        last = {}
+        for a, s in accounts.items():
+            ok = np.flatnonzero(np.isfinite(s.v))
+            first[a], last[a] = (float(s.t[ok[0]]), float(s.v[ok[0]])), (float(s.t[ok[-1]]), float(s.v[ok[-1]]))
+        pnl = []
+        for (ta, va), (tb, vb) in itertools.pairwise(zip(edges, at_edges, strict=True)):
+            # Per account: equity at the bucket's end minus at its start; an account born (or gone)
+            # inside the bucket counts from its first (to its last) value, so a deposit is no P&L.
+            parts = []
+            for a in set(va) | set(vb):
+                x0 = va.get(a, math.nan)
+                x1 = vb.get(a, math.nan)
+                if not math.isfinite(x0) and a in first and ta < first[a][0] <= tb:
+                    x0 = first[a][1]
+                if not math.isfinite(x1) and a in last and ta <= last[a][0] < tb:
+                    x1 = last[a][1]
+                if math.isfinite(x0) and math.isfinite(x1):
+                    parts.append(x1 - x0)
+            pnl.append(sum(parts) if parts else math.nan)
         unit = "hour" if self.p.kind == "daily" else "day"
-        total = values[-1] - values[0]
+        finite = [x for x in pnl if math.isfinite(x)]
+        # Every account's change over the time it existed in the period: what the buckets add up to
+        # when nothing is missing.
+        total = sum(last[a][1] - first[a][1] for a in accounts) if accounts else math.nan
         realized = self.by(
             "realized_pnl_change",
-            f"sum by (strategy) (tradewatch_trading_realized_pnl) - sum by (strategy) "
-            f"(tradewatch_trading_realized_pnl offset {self.R})",
+            # A strategy born during the period has no value at its start: it started from 0.
+            f"sum by (strategy) (tradewatch_trading_realized_pnl) - (sum by (strategy) "
+            f"(tradewatch_trading_realized_pnl offset {self.R}) or 0 * sum by (strategy) "
+            f"(tradewatch_trading_realized_pnl))",
             "strategy",
         )
         worst = self.by(
@@ -346,9 +469,8 @@ class Builder:
             worst_daily_pnl={k: jnum(v) for k, v in worst.items()},
             daily_loss_limit={k: jnum(v) for k, v in limits.items()},
         )
-        finite = [x for x in pnl if math.isfinite(x)]
         sec.figures += [
-            ("P&L over the period", fmoney(total)),
+            ("P&L over the period (all accounts)", fmoney(total)),
             (f"Best {unit}", fmoney(max(finite)) if finite else "n/a"),
             (f"Worst {unit}", fmoney(min(finite)) if finite else "n/a"),
             (f"Positive {unit}s", f"{sum(1 for x in finite if x > 0)} of {len(finite)}"),
@@ -357,6 +479,11 @@ class Builder:
         if missing:
             sec.notes.append(
                 f"No P&L for {len(missing)} {unit}(s) without equity data at their edges (shown hatched, not as zero)."
+            )
+        if accounts:
+            sec.notes.append(
+                "P&L is each account's equity change while it reported in the period; an account that "
+                "appeared counts from its first value (its opening balance is not P&L)."
             )
         for account, w in worst.items():
             lim = limits.get(account, math.nan)
@@ -600,6 +727,13 @@ class Builder:
         )
         over = {k: v for k, v in usage.items() if v >= 1}
         kill_spans = kill_iv.get("", [])
+        # A counter born at 1 (an exporter older than counters-from-0, or a restart) loses its first
+        # increment to increase(): the engagements that begin inside the period are counted too, and
+        # the larger of the two is the count (two engagements within one resolution step merge).
+        began = sum(1 for x in kill_spans if not x.open_start)
+        missing = began - round(sum(kill.values()))
+        if missing > 0:
+            kill["unknown"] = kill.get("unknown", 0.0) + missing
         sec.data.update(
             kill_switch_activations={k: jnum(v) for k, v in kill.items()},
             kill_switch_active=[_interval_json(x) for x in kill_spans],
@@ -872,11 +1006,16 @@ class Builder:
             calls={k: jnum(v) for k, v in calls.items()},
             tokens={k: jnum(v) for k, v in tokens.items()},
         )
+        has_budget = math.isfinite(budget)
         sec.figures += [
-            ("Spend", f"${fnum(total)}"),
-            ("Budget for the period (30-day month)", f"${fnum(prorated)}"),
-            ("Budget used", fpct(total / prorated if prorated else math.nan)),
-            ("Projected month", f"${fnum(projected)} of ${fnum(budget)}"),
+            ("Spend", f"${fnum(total)}" if math.isfinite(total) else "no AI spend recorded"),
+            ("Budget for the period (30-day month)", f"${fnum(prorated)}" if has_budget else "no budget set"),
+            ("Budget used", fpct(total / prorated if prorated else math.nan) if has_budget else "no budget set"),
+            (
+                "Projected month",
+                (f"${fnum(projected)}" if math.isfinite(projected) else "n/a")
+                + (f" of ${fnum(budget)}" if has_budget else " (no budget set)"),
+            ),
         ]
         if math.isfinite(projected) and math.isfinite(budget) and projected > budget:
             sec.notes.append(f"Projected monthly spend ${fnum(projected)} is over the ${fnum(budget)} budget.")
