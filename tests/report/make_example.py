@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+# Run as a script: its own folder (report_helpers) and the repository root (tests.conftest).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).parent))
 from report_helpers import require_binary, start_prometheus
 
