@@ -45,11 +45,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TRADEWATCH_INGEST_TOKEN": "ci-" + os.urandom(12).hex(),
     }
     (tmp / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    # One override, the way a user would add docker-compose.override.yml: a report due in two
-    # minutes, so the scheduler writes one during the run.
-    due = (datetime.now(UTC) + timedelta(minutes=2)).strftime("%H:%M")
+    # One override, the way a user would add docker-compose.override.yml: a report due every minute
+    # for the next 15 (the scheduler only runs times after its start, which depends on the machine).
+    now = datetime.now(UTC)
     override = tmp / "docker-compose.ci.yml"
-    reports = json.dumps([{"name": "ci", "period": "daily", "at": due, "timezone": "UTC"}])
+    reports = json.dumps(
+        [{"name": f"ci{i}", "period": "daily", "at": (now + timedelta(minutes=i)).strftime("%H:%M"), "timezone": "UTC"}
+         for i in range(1, 16)]
+    )  # fmt: skip
     override.write_text(f"services:\n  report-scheduler:\n    environment:\n      TRADEWATCH_REPORTS: '{reports}'\n")
     doc = compose.load([ROOT / "docker-compose.yml", override], tmp / ".env", {})
     client = docker.from_env(timeout=120)
