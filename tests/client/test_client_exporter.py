@@ -75,3 +75,21 @@ def test_wrong_token_keeps_events_until_fixed(exporter: str, tmp_path: Path) -> 
     with TradeWatchClient(exporter, TOKEN, spool_dir=tmp_path, flush_interval=0.05) as fixed:
         assert fixed.flush(10)
         assert fixed.stats.accepted == 1
+
+
+def test_events_orjson_cannot_encode_still_travel_and_are_answered(exporter: str, tmp_path: Path) -> None:
+    # A lone surrogate (text decoded with surrogateescape) and an integer past 64 bits: orjson
+    # refuses both, emit() used to raise TypeError into the trading loop. Now they are sent as JSON
+    # escapes, the exporter refuses them with a reason and the client dead-letters them.
+    with TradeWatchClient(exporter, TOKEN, spool_dir=tmp_path / "spool", flush_interval=0.05) as client:
+        client.emit(build_event("heartbeat", {"component": "feed\udc80", "status": "healthy"}))
+        client.emit(build_event("order_submitted", {"order_id": "o-9", "symbol": "ETH-USD", "side": "buy",
+                                                    "quantity": 2**70, "strategy": "s1"}))
+        client.emit(build_event("heartbeat", {"component": "feed", "status": "healthy"}))
+        assert client.flush(10)
+        stats = client.stats
+        dead = client.dead_letter_paths
+    assert stats.accepted == 1 and stats.rejected == 2 and stats.dead_lettered == 2, stats
+    assert accepted_by_exporter(exporter) == 1
+    records = [orjson.loads(line) for p in dead.values() if p.exists() for line in p.read_bytes().splitlines()]
+    assert len(records) == 2 and all(r["status"] < 500 for r in records), records

@@ -21,9 +21,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tradewatch.client.events import MODEL_TYPES, EventHelpers
+from tradewatch.client.events import MODEL_TYPES, EventHelpers, encode
 from tradewatch.client.sender import Channel, ClientStats, SendOptions
 
 DEFAULT_TRADING_URL = "http://127.0.0.1:9812"
@@ -127,7 +125,7 @@ class TradeWatchClient(EventHelpers):
                 raise ValueError(f"{event.get('type')} events go to the model exporter: pass model_url")
         else:
             channel = self._channels["trading"]
-        channel.put(orjson.dumps(event))
+        channel.put(encode(event))
         return event["event_id"]
 
     def flush(self, timeout: float | None = 10.0) -> bool:

@@ -8,10 +8,13 @@ UTC, microseconds) and a unique ``event_id`` (uuid4 hex) unless given, adds the 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 # Event types the model exporter ingests; every other type goes to the trading exporter.
 MODEL_TYPES = frozenset({"prediction", "outcome", "ai_call"})
@@ -37,8 +40,14 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
-def build_event(event_type: str, fields: Mapping[str, Any], *, ts: Timestamp = None,
-                event_id: str | None = None, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_event(
+    event_type: str,
+    fields: Mapping[str, Any],
+    *,
+    ts: Timestamp = None,
+    event_id: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """One contract event: envelope first, then the non-None fields."""
     event: dict[str, Any] = {
         "type": event_type,
@@ -53,6 +62,19 @@ def build_event(event_type: str, fields: Mapping[str, Any], *, ts: Timestamp = N
         if value is not None:
             event[key] = value
     return event
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    """The event as JSON. orjson refuses what strict UTF-8 cannot carry (a lone surrogate, which
+    text decoded with surrogateescape or taken from JavaScript can hold) and integers past 64 bits;
+    the standard library writes those as JSON escapes and digits, so the event still travels and
+    the exporter answers for it (surrogates in free text become U+FFFD, an identifier or a number
+    out of range is refused with a reason and dead-lettered) instead of emit() raising in the
+    trading loop. Only values JSON has no form for (a set, an object) raise TypeError."""
+    try:
+        return orjson.dumps(event)
+    except TypeError:
+        return json.dumps(event, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class EventHelpers:
@@ -74,76 +96,186 @@ class EventHelpers:
         return self.emit(build_event(event_type, fields, ts=ts, event_id=event_id, defaults=merged))
 
     # -- order lifecycle ------------------------------------------------------------------------
-    def order_submitted(self, order_id: str, symbol: str, side: str, quantity: float,
-                        reference_price: float, order_type: str = "market",
-                        limit_price: float | None = None, **envelope: Any) -> str:
-        return self._send("order_submitted", {
-            "order_id": order_id, "symbol": symbol, "side": side, "order_type": order_type,
-            "quantity": quantity, "limit_price": limit_price, "reference_price": reference_price,
-        }, envelope)
+    def order_submitted(
+        self,
+        order_id: str,
+        symbol: str,
+        side: str,
+        quantity: float,
+        reference_price: float,
+        order_type: str = "market",
+        limit_price: float | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "order_submitted",
+            {
+                "order_id": order_id,
+                "symbol": symbol,
+                "side": side,
+                "order_type": order_type,
+                "quantity": quantity,
+                "limit_price": limit_price,
+                "reference_price": reference_price,
+            },
+            envelope,
+        )
 
-    def order_acknowledged(self, order_id: str, symbol: str | None = None, side: str | None = None,
-                           **envelope: Any) -> str:
-        return self._send("order_acknowledged", {"order_id": order_id, "symbol": symbol, "side": side},
-                          envelope)
+    def order_acknowledged(
+        self, order_id: str, symbol: str | None = None, side: str | None = None, **envelope: Any
+    ) -> str:
+        return self._send("order_acknowledged", {"order_id": order_id, "symbol": symbol, "side": side}, envelope)
 
-    def order_partially_filled(self, order_id: str, fill_quantity: float, fill_price: float,
-                               fee: float | None = None, symbol: str | None = None,
-                               side: str | None = None, **envelope: Any) -> str:
-        return self._send("order_partially_filled", {
-            "order_id": order_id, "fill_quantity": fill_quantity, "fill_price": fill_price, "fee": fee,
-            "symbol": symbol, "side": side,
-        }, envelope)
+    def order_partially_filled(
+        self,
+        order_id: str,
+        fill_quantity: float,
+        fill_price: float,
+        fee: float | None = None,
+        symbol: str | None = None,
+        side: str | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "order_partially_filled",
+            {
+                "order_id": order_id,
+                "fill_quantity": fill_quantity,
+                "fill_price": fill_price,
+                "fee": fee,
+                "symbol": symbol,
+                "side": side,
+            },
+            envelope,
+        )
 
-    def order_filled(self, order_id: str, fill_quantity: float, fill_price: float,
-                     fee: float | None = None, symbol: str | None = None, side: str | None = None,
-                     **envelope: Any) -> str:
-        return self._send("order_filled", {
-            "order_id": order_id, "fill_quantity": fill_quantity, "fill_price": fill_price, "fee": fee,
-            "symbol": symbol, "side": side,
-        }, envelope)
+    def order_filled(
+        self,
+        order_id: str,
+        fill_quantity: float,
+        fill_price: float,
+        fee: float | None = None,
+        symbol: str | None = None,
+        side: str | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "order_filled",
+            {
+                "order_id": order_id,
+                "fill_quantity": fill_quantity,
+                "fill_price": fill_price,
+                "fee": fee,
+                "symbol": symbol,
+                "side": side,
+            },
+            envelope,
+        )
 
-    def order_cancelled(self, order_id: str, reason: str | None = None, symbol: str | None = None,
-                        **envelope: Any) -> str:
-        return self._send("order_cancelled", {"order_id": order_id, "reason": reason, "symbol": symbol},
-                          envelope)
+    def order_cancelled(
+        self, order_id: str, reason: str | None = None, symbol: str | None = None, **envelope: Any
+    ) -> str:
+        return self._send("order_cancelled", {"order_id": order_id, "reason": reason, "symbol": symbol}, envelope)
 
-    def order_rejected(self, order_id: str, reason: str, message: str | None = None,
-                       symbol: str | None = None, side: str | None = None, **envelope: Any) -> str:
-        return self._send("order_rejected", {
-            "order_id": order_id, "reason": reason, "message": message, "symbol": symbol, "side": side,
-        }, envelope)
+    def order_rejected(
+        self,
+        order_id: str,
+        reason: str,
+        message: str | None = None,
+        symbol: str | None = None,
+        side: str | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "order_rejected",
+            {
+                "order_id": order_id,
+                "reason": reason,
+                "message": message,
+                "symbol": symbol,
+                "side": side,
+            },
+            envelope,
+        )
 
     # -- results and state ----------------------------------------------------------------------
-    def trade_closed(self, trade_id: str, symbol: str, realized_pnl: float, fees: float = 0.0,
-                     holding_seconds: float = 0.0, exit_reason: str = "signal", **envelope: Any) -> str:
-        return self._send("trade_closed", {
-            "trade_id": trade_id, "symbol": symbol, "realized_pnl": realized_pnl, "fees": fees,
-            "holding_seconds": holding_seconds, "exit_reason": exit_reason,
-        }, envelope)
+    def trade_closed(
+        self,
+        trade_id: str,
+        symbol: str,
+        realized_pnl: float,
+        fees: float = 0.0,
+        holding_seconds: float = 0.0,
+        exit_reason: str = "signal",
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "trade_closed",
+            {
+                "trade_id": trade_id,
+                "symbol": symbol,
+                "realized_pnl": realized_pnl,
+                "fees": fees,
+                "holding_seconds": holding_seconds,
+                "exit_reason": exit_reason,
+            },
+            envelope,
+        )
 
-    def position_snapshot(self, symbol: str, quantity: float, avg_price: float, mark_price: float,
-                          limit: float | None = None, **envelope: Any) -> str:
-        return self._send("position_snapshot", {
-            "symbol": symbol, "quantity": quantity, "avg_price": avg_price, "mark_price": mark_price,
-            "limit": limit,
-        }, envelope)
+    def position_snapshot(
+        self,
+        symbol: str,
+        quantity: float,
+        avg_price: float,
+        mark_price: float,
+        limit: float | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "position_snapshot",
+            {
+                "symbol": symbol,
+                "quantity": quantity,
+                "avg_price": avg_price,
+                "mark_price": mark_price,
+                "limit": limit,
+            },
+            envelope,
+        )
 
-    def portfolio_snapshot(self, equity: float, cash: float, initial_balance: float | None = None,
-                           margin_used: float | None = None, **envelope: Any) -> str:
-        return self._send("portfolio_snapshot", {
-            "equity": equity, "cash": cash, "initial_balance": initial_balance, "margin_used": margin_used,
-        }, envelope)
+    def portfolio_snapshot(
+        self,
+        equity: float,
+        cash: float,
+        initial_balance: float | None = None,
+        margin_used: float | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "portfolio_snapshot",
+            {
+                "equity": equity,
+                "cash": cash,
+                "initial_balance": initial_balance,
+                "margin_used": margin_used,
+            },
+            envelope,
+        )
 
     # -- decisions ------------------------------------------------------------------------------
     def signal(self, symbol: str, action: str, confidence: float, **envelope: Any) -> str:
         return self._send("signal", {"symbol": symbol, "action": action, "confidence": confidence}, envelope)
 
-    def decision(self, provider: str, latency_seconds: float, confidence: float | None = None,
-                 **envelope: Any) -> str:
-        return self._send("decision", {
-            "provider": provider, "latency_seconds": latency_seconds, "confidence": confidence,
-        }, envelope)
+    def decision(self, provider: str, latency_seconds: float, confidence: float | None = None, **envelope: Any) -> str:
+        return self._send(
+            "decision",
+            {
+                "provider": provider,
+                "latency_seconds": latency_seconds,
+                "confidence": confidence,
+            },
+            envelope,
+        )
 
     # -- risk controls --------------------------------------------------------------------------
     def circuit_breaker(self, service: str, state: str, reason: str | None = None, **envelope: Any) -> str:
@@ -156,46 +288,87 @@ class EventHelpers:
         return self._send("risk_score", {"risk_type": risk_type, "score": score}, envelope)
 
     def volatility_breach(self, symbol: str, volatility: float, limit: float, **envelope: Any) -> str:
-        return self._send("volatility_breach", {"symbol": symbol, "volatility": volatility, "limit": limit},
-                          envelope)
+        return self._send("volatility_breach", {"symbol": symbol, "volatility": volatility, "limit": limit}, envelope)
 
     def position_limit(self, symbol: str, usage_ratio: float, **envelope: Any) -> str:
         return self._send("position_limit", {"symbol": symbol, "usage_ratio": usage_ratio}, envelope)
 
     # -- liveness -------------------------------------------------------------------------------
-    def market_data(self, symbol: str, exchange_ts: Timestamp = None, kind: str = "tick",
-                    price: float | None = None, **envelope: Any) -> str:
+    def market_data(
+        self,
+        symbol: str,
+        exchange_ts: Timestamp = None,
+        kind: str = "tick",
+        price: float | None = None,
+        **envelope: Any,
+    ) -> str:
         if exchange_ts is None:
             exchange_ts = now_ts()
         elif not isinstance(exchange_ts, str):
             exchange_ts = format_ts(exchange_ts)
-        return self._send("market_data", {"symbol": symbol, "exchange_ts": exchange_ts, "kind": kind,
-                                          "price": price}, envelope)
+        return self._send(
+            "market_data", {"symbol": symbol, "exchange_ts": exchange_ts, "kind": kind, "price": price}, envelope
+        )
 
     def heartbeat(self, component: str, status: str = "healthy", **envelope: Any) -> str:
         return self._send("heartbeat", {"component": component, "status": status}, envelope)
 
     # -- model exporter -------------------------------------------------------------------------
-    def prediction(self, model: str, model_version: str, prediction_id: str, features: Mapping[str, Any],
-                   predicted: str | float, latency_seconds: float, confidence: float | None = None,
-                   probabilities: Mapping[str, float] | None = None, **envelope: Any) -> str:
-        return self._send("prediction", {
-            "model": model, "model_version": model_version, "prediction_id": prediction_id,
-            "features": dict(features), "predicted": predicted, "confidence": confidence,
-            "probabilities": dict(probabilities) if probabilities is not None else None,
-            "latency_seconds": latency_seconds,
-        }, envelope)
+    def prediction(
+        self,
+        model: str,
+        model_version: str,
+        prediction_id: str,
+        features: Mapping[str, Any],
+        predicted: str | float,
+        latency_seconds: float,
+        confidence: float | None = None,
+        probabilities: Mapping[str, float] | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "prediction",
+            {
+                "model": model,
+                "model_version": model_version,
+                "prediction_id": prediction_id,
+                "features": dict(features),
+                "predicted": predicted,
+                "confidence": confidence,
+                "probabilities": dict(probabilities) if probabilities is not None else None,
+                "latency_seconds": latency_seconds,
+            },
+            envelope,
+        )
 
-    def outcome(self, prediction_id: str, model: str, actual: str | float, pnl: float | None = None,
-                **envelope: Any) -> str:
-        return self._send("outcome", {"prediction_id": prediction_id, "model": model, "actual": actual,
-                                      "pnl": pnl}, envelope)
+    def outcome(
+        self, prediction_id: str, model: str, actual: str | float, pnl: float | None = None, **envelope: Any
+    ) -> str:
+        return self._send(
+            "outcome", {"prediction_id": prediction_id, "model": model, "actual": actual, "pnl": pnl}, envelope
+        )
 
-    def ai_call(self, provider: str, model: str, prompt_tokens: int, completion_tokens: int,
-                latency_seconds: float, status: str = "ok", cost_usd: float | None = None,
-                **envelope: Any) -> str:
-        return self._send("ai_call", {
-            "provider": provider, "model": model, "prompt_tokens": int(prompt_tokens),
-            "completion_tokens": int(completion_tokens), "cost_usd": cost_usd,
-            "latency_seconds": latency_seconds, "status": status,
-        }, envelope)
+    def ai_call(
+        self,
+        provider: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        latency_seconds: float,
+        status: str = "ok",
+        cost_usd: float | None = None,
+        **envelope: Any,
+    ) -> str:
+        return self._send(
+            "ai_call",
+            {
+                "provider": provider,
+                "model": model,
+                "prompt_tokens": int(prompt_tokens),
+                "completion_tokens": int(completion_tokens),
+                "cost_usd": cost_usd,
+                "latency_seconds": latency_seconds,
+                "status": status,
+            },
+            envelope,
+        )

@@ -14,22 +14,29 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tradewatch.client.events import EventHelpers
+from tradewatch.client.events import EventHelpers, encode
 
 FSYNC_POLICIES = ("always", "batch", "never")
 
 
 class JournalWriter(EventHelpers):
-    def __init__(self, path: str | os.PathLike[str], *, fsync: str = "batch", fsync_every: int = 1000,
-                 strategy: str | None = None, account: str | None = None, venue: str | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: str = "batch",
+        fsync_every: int = 1000,
+        strategy: str | None = None,
+        account: str | None = None,
+        venue: str | None = None,
+    ):
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.defaults = {k: v for k, v in {"strategy": strategy, "account": account, "venue": venue}.items()
-                         if v is not None}
+        self.defaults = {
+            k: v for k, v in {"strategy": strategy, "account": account, "venue": venue}.items() if v is not None
+        }
         self.fsync = fsync
         self.fsync_every = max(1, fsync_every)
         self.written = 0
@@ -38,7 +45,7 @@ class JournalWriter(EventHelpers):
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
 
     def emit(self, event: dict[str, Any]) -> str:
-        line = orjson.dumps(event) + b"\n"
+        line = encode(event) + b"\n"
         with self._lock:
             if self._fd is None:
                 raise RuntimeError("journal writer is closed")
