@@ -27,10 +27,16 @@ def exporters(tmp_path: Path):
     from tradewatch.trading.command import build as build_trading
     from tradewatch.trading.settings import settings as trading_settings
 
-    trading = build_trading(cfg.load(trading_settings(), None, environ={}, overrides={
-        "http.port": 0, "journal.path": str(tmp_path / "trading")}))
-    model = build_model(cfg.load(model_settings(), None, environ={}, overrides={
-        "http.port": 0, "journal.path": str(tmp_path / "model")}))
+    trading = build_trading(
+        cfg.load(
+            trading_settings(), None, environ={}, overrides={"http.port": 0, "journal.path": str(tmp_path / "trading")}
+        )
+    )
+    model = build_model(
+        cfg.load(
+            model_settings(), None, environ={}, overrides={"http.port": 0, "journal.path": str(tmp_path / "model")}
+        )
+    )
     ports = trading.start(), model.start()
     yield ports
     trading.stop()
@@ -74,8 +80,9 @@ def test_make_targets_in_the_readme_exist() -> None:
 
 
 def test_cli_commands_in_the_readme_exist() -> None:
-    out = subprocess.run([sys.executable, "-m", "tradewatch", "--help"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "tradewatch", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in set(re.findall(r"`(?:\.venv/bin/)?tradewatch ([a-z][a-z-]*)", README)):
         assert re.search(rf"^\s+{command}\b", out, re.M), f"tradewatch {command} is not a command"
 
@@ -90,7 +97,9 @@ def test_host_commands_use_the_virtualenv_cli() -> None:
             if line.startswith("```"):
                 in_code = not in_code
             elif (in_code and line.startswith("tradewatch ")) or (
-                    not in_code and not line.startswith("#")
-                    and re.search(r"(?<![\w/.-])`tradewatch (?!report --schedule`)[a-z-]", line)):
+                not in_code
+                and not line.startswith("#")
+                and re.search(r"(?<![\w/.-])`tradewatch (?!report --schedule`)[a-z-]", line)
+            ):
                 bare.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not bare, "\n".join(bare)

@@ -49,15 +49,23 @@ def exporter_command(
         "or from its environment variable (see --print-settings); flags win over both.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE", default=os.environ.get("TRADEWATCH_CONFIG"),
-                        help="YAML config file (env TRADEWATCH_CONFIG). Optional: defaults work.")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("TRADEWATCH_CONFIG"),
+        help="YAML config file (env TRADEWATCH_CONFIG). Optional: defaults work.",
+    )
     parser.add_argument("--listen-address", metavar="ADDR", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, metavar="PORT", help="port to bind")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate the configuration, print it (secrets masked) and exit")
-    parser.add_argument("--print-settings", action="store_true",
-                        help="print every setting with its environment variable and default, as Markdown")
+    parser.add_argument(
+        "--check-config", action="store_true", help="validate the configuration, print it (secrets masked) and exit"
+    )
+    parser.add_argument(
+        "--print-settings",
+        action="store_true",
+        help="print every setting with its environment variable and default, as Markdown",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from tradewatch.core.app import bootstrap
@@ -65,8 +73,7 @@ def exporter_command(
         if args.print_settings:
             print(cfg.SettingsDoc.of(settings()).markdown())
             return 0
-        overrides = {"http.listen_address": args.listen_address, "http.port": args.port,
-                     "log.level": args.log_level}
+        overrides = {"http.listen_address": args.listen_address, "http.port": args.port, "log.level": args.log_level}
         if args.check_config:
             try:
                 loaded = cfg.load(settings(), args.config, overrides=overrides)

@@ -26,12 +26,24 @@ def one_run(seed: int) -> dict[str, float]:
         stack.wait_targets_up(30)
         time.sleep(11 + rng.uniform(0, 5))  # rule groups running; random phase vs. scrape/evaluation
         t0 = time.time()
-        stack.post_events("trading", [{"type": "kill_switch", "ts": t0, "event_id": f"bench-{uuid.uuid4()}",
-                                       "active": True, "reason": "manual"}])
+        stack.post_events(
+            "trading",
+            [
+                {
+                    "type": "kill_switch",
+                    "ts": t0,
+                    "event_id": f"bench-{uuid.uuid4()}",
+                    "active": True,
+                    "reason": "manual",
+                }
+            ],
+        )
         firing_at = None
         while firing_at is None and time.time() - t0 < 60:
-            if any(a["labels"]["alertname"] == "KillSwitchActivated" and a["state"] == "firing"
-                   for a in stack.prometheus_alerts()):
+            if any(
+                a["labels"]["alertname"] == "KillSwitchActivated" and a["state"] == "firing"
+                for a in stack.prometheus_alerts()
+            ):
                 firing_at = time.time()
             else:
                 time.sleep(0.2)
@@ -44,17 +56,24 @@ def main() -> None:
     for i in range(RUNS):
         r = one_run(i)
         results.append(r)
-        print(f"run {i + 1}/{RUNS}: firing in Prometheus after {r['to_prometheus_firing']:.1f} s, "
-              f"Slack after {r['to_slack']:.1f} s", flush=True)
+        print(
+            f"run {i + 1}/{RUNS}: firing in Prometheus after {r['to_prometheus_firing']:.1f} s, "
+            f"Slack after {r['to_slack']:.1f} s",
+            flush=True,
+        )
     slack = [r["to_slack"] for r in results]
     prom = [r["to_prometheus_firing"] for r in results]
     print()
     print("| measure (KillSwitchActivated, shipped intervals) | median | max | min |")
     print("|---|---|---|---|")
-    print(f"| event -> alert firing in Prometheus | {statistics.median(prom):.1f} s | {max(prom):.1f} s "
-          f"| {min(prom):.1f} s |")
-    print(f"| event -> Slack webhook receives it | {statistics.median(slack):.1f} s | {max(slack):.1f} s "
-          f"| {min(slack):.1f} s |")
+    print(
+        f"| event -> alert firing in Prometheus | {statistics.median(prom):.1f} s | {max(prom):.1f} s "
+        f"| {min(prom):.1f} s |"
+    )
+    print(
+        f"| event -> Slack webhook receives it | {statistics.median(slack):.1f} s | {max(slack):.1f} s "
+        f"| {min(slack):.1f} s |"
+    )
     print(f"target: median <= 15 s -> {'met' if statistics.median(slack) <= 15 else 'NOT met'} ({RUNS} runs)")
 
 

@@ -46,13 +46,32 @@ def predictions(n: int, seed: int = 0, model: str = "m") -> list[dict[str, Any]]
     cats = rng.choice(["a", "b", "c", "d"], n)
     out: list[dict[str, Any]] = []
     for i in range(n):
-        out.append({"type": "prediction", "ts": 1.7e9 + i * 0.01, "event_id": f"{seed}-{i}", "model": model,
-                    "model_version": "1", "prediction_id": f"{seed}-{i}",
-                    "predicted": "up" if x[i] > 0 else "down", "confidence": 0.6, "latency_seconds": 0.004,
-                    "features": {"x": float(x[i]), "y": float(y[i]), "z": float(z[i]), "c": str(cats[i])}})
+        out.append(
+            {
+                "type": "prediction",
+                "ts": 1.7e9 + i * 0.01,
+                "event_id": f"{seed}-{i}",
+                "model": model,
+                "model_version": "1",
+                "prediction_id": f"{seed}-{i}",
+                "predicted": "up" if x[i] > 0 else "down",
+                "confidence": 0.6,
+                "latency_seconds": 0.004,
+                "features": {"x": float(x[i]), "y": float(y[i]), "z": float(z[i]), "c": str(cats[i])},
+            }
+        )
         if i % 2:
-            out.append({"type": "outcome", "ts": 1.7e9 + i * 0.01 + 1, "event_id": f"{seed}-o{i}",
-                        "model": model, "prediction_id": f"{seed}-{i - 1}", "actual": "up", "pnl": 1.0})
+            out.append(
+                {
+                    "type": "outcome",
+                    "ts": 1.7e9 + i * 0.01 + 1,
+                    "event_id": f"{seed}-o{i}",
+                    "model": model,
+                    "prediction_id": f"{seed}-{i - 1}",
+                    "actual": "up",
+                    "pnl": 1.0,
+                }
+            )
     return out
 
 
@@ -76,7 +95,7 @@ def bench_ingestor() -> None:
         ingestor.start()
         started = time.perf_counter()
         for i in range(0, len(events), BATCH):
-            ingestor.ingest(events[i:i + BATCH])
+            ingestor.ingest(events[i : i + BATCH])
         seconds = time.perf_counter() - started
         ingestor.close(snapshot=False)
     row("validate + journal + fold (ingest)", f"{len(events) / seconds:,.0f} ev/s", f"{seconds:.2f} s")
@@ -90,13 +109,21 @@ def free_port() -> int:
 
 def bench_http() -> None:
     events = predictions(HTTP_EVENTS, seed=2)
-    bodies = [orjson.dumps(events[i:i + BATCH]) for i in range(0, len(events), BATCH)]
+    bodies = [orjson.dumps(events[i : i + BATCH]) for i in range(0, len(events), BATCH)]
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "TRADEWATCH_JOURNAL_PATH": tmp, "TRADEWATCH_LOG_LEVEL": "warning",
-               "TRADEWATCH_DRIFT_INTERVAL": "2s"}
-        proc = subprocess.Popen([sys.executable, "-m", "tradewatch", "model-exporter", "--port", str(port)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "TRADEWATCH_JOURNAL_PATH": tmp,
+            "TRADEWATCH_LOG_LEVEL": "warning",
+            "TRADEWATCH_DRIFT_INTERVAL": "2s",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tradewatch", "model-exporter", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             deadline = time.monotonic() + 30
@@ -122,8 +149,11 @@ def bench_http() -> None:
                 assert response.status == 200, response.status
                 latencies.append(time.perf_counter() - t)
             seconds = time.perf_counter() - started
-            row(f"HTTP POST /v1/events (batches of {BATCH})", f"{len(events) / seconds:,.0f} ev/s",
-                f"p50 {statistics.median(latencies) * 1000:.1f} ms")
+            row(
+                f"HTTP POST /v1/events (batches of {BATCH})",
+                f"{len(events) / seconds:,.0f} ev/s",
+                f"p50 {statistics.median(latencies) * 1000:.1f} ms",
+            )
             time.sleep(2.5)  # let the drift task run once so the scrape includes its series
             scrapes = []
             for _ in range(20):
@@ -168,13 +198,25 @@ def bench_drift() -> None:
         for i, numbers in enumerate(values):
             feats: dict[str, Any] = {f"f{k}": v for k, v in enumerate(numbers)}
             feats.update(f8="abc"[i % 3], f9="xyz"[i % 3])
-            state.apply({"type": "prediction", "ts": 1.7e9 + i, "model": "m", "model_version": "1",
-                         "prediction_id": str(i), "predicted": "up", "latency_seconds": 0.0,
-                         "features": feats})
+            state.apply(
+                {
+                    "type": "prediction",
+                    "ts": 1.7e9 + i,
+                    "model": "m",
+                    "model_version": "1",
+                    "prediction_id": str(i),
+                    "predicted": "up",
+                    "latency_seconds": 0.0,
+                    "features": feats,
+                }
+            )
         engine = DriftEngine(state, s)
         per_feature = best(engine.run) / features
-        row(f"DriftEngine.run, 8 numeric + 2 categorical, {window:,}", f"{per_feature * 1000:.2f} ms/feat",
-            "incl. copies")
+        row(
+            f"DriftEngine.run, 8 numeric + 2 categorical, {window:,}",
+            f"{per_feature * 1000:.2f} ms/feat",
+            "incl. copies",
+        )
 
 
 def main() -> None:

@@ -23,8 +23,10 @@ from pathlib import Path
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "300"))
 WARMUP = 20
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
-          "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -36,7 +38,7 @@ def free_port() -> int:
 
 def cpu_seconds(pid: int) -> float:
     data = Path(f"/proc/{pid}/stat").read_bytes()
-    fields = data[data.rfind(b")") + 2:].split()
+    fields = data[data.rfind(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
@@ -99,13 +101,20 @@ def start_targets() -> list[Target]:
     # BENCH_SYSTEM_ARGV replaces "-m tradewatch" (e.g. a script that imports only the system
     # exporter, to tell its own cost from what other subcommands' imports add).
     launcher = os.environ.get("BENCH_SYSTEM_ARGV", "-m tradewatch").split()
-    proc = subprocess.Popen([sys.executable, *launcher, "system-exporter", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, *launcher, "system-exporter", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     targets.append(Target("tradewatch system-exporter", proc, port))
     if shutil.which(NODE_EXPORTER) or Path(NODE_EXPORTER).exists():
         port = free_port()
-        proc = subprocess.Popen([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         targets.append(Target("prometheus-node-exporter", proc, port))
     else:
         print(f"({NODE_EXPORTER} not installed: system exporter measured alone)")
@@ -136,8 +145,10 @@ def p99(values: list[float]) -> float:
 
 
 def report(targets: list[Target]) -> None:
-    header = f"{'exporter':<28} {'series':>7} {'median ms':>10} {'p99 ms':>8} {'CPU ms/scrape':>14} " \
-             f"{'CPU us/series':>14} {'RSS MB':>7}"
+    header = (
+        f"{'exporter':<28} {'series':>7} {'median ms':>10} {'p99 ms':>8} {'CPU ms/scrape':>14} "
+        f"{'CPU us/series':>14} {'RSS MB':>7}"
+    )
     print(f"{SCRAPES} scrapes each, alternating, keep-alive, OpenMetrics + gzip")
     print(header)
     print("-" * len(header))
@@ -153,17 +164,23 @@ def report(targets: list[Target]) -> None:
             "rss_mb": t.rss / 1e6,
         }
         rows[t.name] = row
-        print(f"{t.name:<28} {row['series']:>7} {row['median']:>10.2f} {row['p99']:>8.2f} "
-              f"{row['cpu_ms']:>14.3f} {row['cpu_us_series']:>14.2f} {row['rss_mb']:>7.1f}")
+        print(
+            f"{t.name:<28} {row['series']:>7} {row['median']:>10.2f} {row['p99']:>8.2f} "
+            f"{row['cpu_ms']:>14.3f} {row['cpu_us_series']:>14.2f} {row['rss_mb']:>7.1f}"
+        )
     ours = rows["tradewatch system-exporter"]
     print(f"RSS under 40 MB: {'yes' if ours['rss_mb'] < 40 else 'NO'} ({ours['rss_mb']:.1f} MB)")
     node = rows.get("prometheus-node-exporter")
     if node:
-        print(f"p99 at most half of node_exporter's: {'yes' if ours['p99'] <= node['p99'] / 2 else 'NO'} "
-              f"({ours['p99']:.2f} vs {node['p99']:.2f} ms)")
-        print(f"CPU per series no higher than node_exporter's: "
-              f"{'yes' if ours['cpu_us_series'] <= node['cpu_us_series'] else 'NO'} "
-              f"({ours['cpu_us_series']:.2f} vs {node['cpu_us_series']:.2f} us)")
+        print(
+            f"p99 at most half of node_exporter's: {'yes' if ours['p99'] <= node['p99'] / 2 else 'NO'} "
+            f"({ours['p99']:.2f} vs {node['p99']:.2f} ms)"
+        )
+        print(
+            f"CPU per series no higher than node_exporter's: "
+            f"{'yes' if ours['cpu_us_series'] <= node['cpu_us_series'] else 'NO'} "
+            f"({ours['cpu_us_series']:.2f} vs {node['cpu_us_series']:.2f} us)"
+        )
 
 
 def main() -> None:

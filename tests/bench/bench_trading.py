@@ -57,8 +57,9 @@ def rss_mb(pid: int) -> float:
 def start(journal: str, **env: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     environ = {**os.environ, "TRADEWATCH_JOURNAL_PATH": journal, "TRADEWATCH_LOG_LEVEL": "warning", **env}
-    proc = subprocess.Popen([TRADEWATCH, "trading-exporter", "--port", str(port)], env=environ,
-                            stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [TRADEWATCH, "trading-exporter", "--port", str(port)], env=environ, stdout=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -88,8 +89,7 @@ def batches(total: int) -> list[bytes]:
     return out
 
 
-def post_all(port: int, bodies: list[bytes], marks: dict[int, Callable[[], None]] | None = None
-             ) -> tuple[float, float]:
+def post_all(port: int, bodies: list[bytes], marks: dict[int, Callable[[], None]] | None = None) -> tuple[float, float]:
     """Post every body; (events/s overall, events/s of the best 100 requests). ``marks``: RSS probes."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     sent = 0
@@ -108,7 +108,7 @@ def post_all(port: int, bodies: list[bytes], marks: dict[int, Callable[[], None]
             marks[sent]()
     conn.close()
     busy = sum(window)
-    stretch = min(sum(window[i:i + 100]) for i in range(0, max(1, len(window) - 99), 10))
+    stretch = min(sum(window[i : i + 100]) for i in range(0, max(1, len(window) - 99), 10))
     return sent / busy, min(100, len(window)) * BATCH / stretch
 
 
@@ -190,13 +190,19 @@ def main() -> None:
     for r in runs:
         a = r["rss"].get(100_000)
         b = r["rss"].get(1_000_000)
-        print(f"{r['label']:38} {r['rate']:>10,.0f} {r['best']:>10,.0f} {a if a else float('nan'):>12.1f} "
-              f"{b if b else float('nan'):>10.1f}")
-    print(f"{'ingest_body in-process, per CPU second':38} {in_process_rate(min(TOTAL, 200_000)):>10,.0f}   "
-          "(validate + dedupe + journal + fold, no HTTP)")
+        print(
+            f"{r['label']:38} {r['rate']:>10,.0f} {r['best']:>10,.0f} {a if a else float('nan'):>12.1f} "
+            f"{b if b else float('nan'):>10.1f}"
+        )
+    print(
+        f"{'ingest_body in-process, per CPU second':38} {in_process_rate(min(TOTAL, 200_000)):>10,.0f}   "
+        "(validate + dedupe + journal + fold, no HTTP)"
+    )
     cpu_rate, wall_rate, per_event = replay_rate(TOTAL)
-    print(f"{'journal replay, events per CPU second':38} {cpu_rate:>10,.0f}   (wall clock: {wall_rate:,.0f}/s; "
-          f"{per_event:.0f} bytes/event on disk)")
+    print(
+        f"{'journal replay, events per CPU second':38} {cpu_rate:>10,.0f}   (wall clock: {wall_rate:,.0f}/s; "
+        f"{per_event:.0f} bytes/event on disk)"
+    )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("targets: HTTP >= 50,000 events/s; replay >= 300,000 events/s; RSS flat from 100k to 1M")
 

@@ -19,8 +19,14 @@ def exporter(tmp_path: Path):
     from tradewatch.trading.command import build
     from tradewatch.trading.settings import settings
 
-    exp = build(cfg.load(settings(), None, environ={}, overrides={
-        "http.port": 0, "journal.path": str(tmp_path / "journal"), "ingest.token": TOKEN}))
+    exp = build(
+        cfg.load(
+            settings(),
+            None,
+            environ={},
+            overrides={"http.port": 0, "journal.path": str(tmp_path / "journal"), "ingest.token": TOKEN},
+        )
+    )
     url = f"http://127.0.0.1:{exp.start()}"
     yield url
     exp.stop()
@@ -28,8 +34,11 @@ def exporter(tmp_path: Path):
 
 def accepted_by_exporter(url: str) -> float:
     text = requests.get(url + "/metrics", timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("tradewatch_events_accepted_total{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("tradewatch_events_accepted_total{")
+    )
 
 
 def test_left_over_spool_with_damage_is_replayed_and_judged_per_line(exporter: str, tmp_path: Path) -> None:
@@ -37,10 +46,12 @@ def test_left_over_spool_with_damage_is_replayed_and_judged_per_line(exporter: s
     spool = tmp_path / "spool"
     spool.mkdir()
     good = [build_event("heartbeat", {"component": f"c{i}", "status": "healthy"}) for i in range(5)]
-    lines = [orjson.dumps(e) for e in good[:3]] + [b'{"type": "heartbeat", "ts": '] + \
-        [orjson.dumps(e) for e in good[3:]]
+    lines = (
+        [orjson.dumps(e) for e in good[:3]] + [b'{"type": "heartbeat", "ts": '] + [orjson.dumps(e) for e in good[3:]]
+    )
     (spool / "trading-00000000000000000001-000000000000.jsonl").write_bytes(
-        b"\n".join(lines) + b'\n{"type": "heartbeat", "ev')
+        b"\n".join(lines) + b'\n{"type": "heartbeat", "ev'
+    )
     with TradeWatchClient(exporter, TOKEN, spool_dir=tmp_path / "spool", flush_interval=0.05) as client:
         assert client.stats.emitted == 6  # the torn tail was dropped at start-up, the damaged line kept
         assert client.flush(10)
@@ -66,8 +77,15 @@ def test_helpers_are_accepted_by_the_real_exporter(exporter: str) -> None:
 
 
 def test_wrong_token_keeps_events_until_fixed(exporter: str, tmp_path: Path) -> None:
-    client = TradeWatchClient(exporter, "not-the-token", spool_dir=tmp_path, max_retries=0,
-                              backoff_base=0.02, backoff_max=0.05, flush_interval=0.05)
+    client = TradeWatchClient(
+        exporter,
+        "not-the-token",
+        spool_dir=tmp_path,
+        max_retries=0,
+        backoff_base=0.02,
+        backoff_max=0.05,
+        flush_interval=0.05,
+    )
     client.heartbeat("risk-manager")
     assert not client.flush(0.5)
     client.close(timeout=0.1)
@@ -83,8 +101,12 @@ def test_events_orjson_cannot_encode_still_travel_and_are_answered(exporter: str
     # escapes, the exporter refuses them with a reason and the client dead-letters them.
     with TradeWatchClient(exporter, TOKEN, spool_dir=tmp_path / "spool", flush_interval=0.05) as client:
         client.emit(build_event("heartbeat", {"component": "feed\udc80", "status": "healthy"}))
-        client.emit(build_event("order_submitted", {"order_id": "o-9", "symbol": "ETH-USD", "side": "buy",
-                                                    "quantity": 2**70, "strategy": "s1"}))
+        client.emit(
+            build_event(
+                "order_submitted",
+                {"order_id": "o-9", "symbol": "ETH-USD", "side": "buy", "quantity": 2**70, "strategy": "s1"},
+            )
+        )
         client.emit(build_event("heartbeat", {"component": "feed", "status": "healthy"}))
         assert client.flush(10)
         stats = client.stats

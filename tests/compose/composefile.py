@@ -41,13 +41,13 @@ def interpolate(text: str, env: Mapping[str, str], used: set[str] | None = None)
             out.append(char)
             i += 1
             continue
-        nxt = text[i + 1:i + 2]
+        nxt = text[i + 1 : i + 2]
         if nxt == "$":
             out.append("$")
             i += 2
         elif nxt == "{":
             end = _closing_brace(text, i + 1)
-            out.append(_expand(text[i + 2:end], env, used))
+            out.append(_expand(text[i + 2 : end], env, used))
             i = end + 1
         else:
             match = _NAME.match(text, i + 1)
@@ -76,7 +76,7 @@ def _expand(body: str, env: Mapping[str, str], used: set[str] | None) -> str:
     match = _NAME.match(body)
     if not match:
         raise InterpolationError(f"invalid variable name in ${{{body}}}")
-    name, rest = match.group(), body[match.end():]
+    name, rest = match.group(), body[match.end() :]
     if used is not None:
         used.add(name)
     value = env.get(name)
@@ -85,7 +85,7 @@ def _expand(body: str, env: Mapping[str, str], used: set[str] | None) -> str:
     operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
     if operator is None:
         raise InterpolationError(f"invalid interpolation format for ${{{body}}}")
-    arg = rest[len(operator):]
+    arg = rest[len(operator) :]
     unset_or_empty = not value
     missing = unset_or_empty if operator.startswith(":") else value is None
     if operator in (":-", "-"):
@@ -147,8 +147,13 @@ def published_ports(service: dict[str, Any]) -> list[dict[str, str]]:
     ports = []
     for spec in service.get("ports", []):
         if isinstance(spec, dict):
-            ports.append({"host_ip": spec.get("host_ip", ""), "published": str(spec.get("published", "")),
-                          "target": str(spec["target"])})
+            ports.append(
+                {
+                    "host_ip": spec.get("host_ip", ""),
+                    "published": str(spec.get("published", "")),
+                    "target": str(spec["target"]),
+                }
+            )
             continue
         parts = str(spec).rsplit(":", 2)
         if len(parts) == 3:
@@ -203,5 +208,5 @@ def host_path_for(compose: dict[str, Any], service: str, container_path: str) ->
         if container_path == target or container_path.startswith(target + "/"):
             if not source.startswith("."):
                 return None
-            return (ROOT / source).resolve() / container_path[len(target):].lstrip("/")
+            return (ROOT / source).resolve() / container_path[len(target) :].lstrip("/")
     return None

@@ -35,8 +35,17 @@ SCHEMA_CANDIDATES = [
     ROOT.parent / "shared" / "schemas" / "compose-spec.json",
 ]
 EXPECTED_SERVICES = {
-    "prometheus", "alertmanager", "grafana", "loki", "alloy", "system-exporter", "trading-exporter",
-    "model-exporter", "simulator", "mailpit", "report-scheduler",
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "loki",
+    "alloy",
+    "system-exporter",
+    "trading-exporter",
+    "model-exporter",
+    "simulator",
+    "mailpit",
+    "report-scheduler",
 }
 EXPORTERS = {"system-exporter", "trading-exporter", "model-exporter", "simulator", "report-scheduler"}
 EXACT_TAG = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+$")
@@ -49,44 +58,52 @@ def compose() -> dict:
 
 # ------------------------------------------------------------------ interpolation (the function itself)
 
-@pytest.mark.parametrize(("text", "env", "expected"), [
-    ("${A}", {"A": "x"}, "x"),
-    ("$A/b", {"A": "x"}, "x/b"),
-    ("${A}", {}, ""),
-    ("${A:-d}", {}, "d"),
-    ("${A:-d}", {"A": ""}, "d"),
-    ("${A-d}", {"A": ""}, ""),
-    ("${A-d}", {}, "d"),
-    ("${A:-d}", {"A": "v"}, "v"),
-    ("${A:-${B:-z}}", {}, "z"),
-    ("${A:-${B}}", {"B": "b"}, "b"),
-    ("${A:+alt}", {"A": "v"}, "alt"),
-    ("${A:+alt}", {"A": ""}, ""),
-    ("${A+alt}", {"A": ""}, "alt"),
-    ("$$HOME and $${X}", {"HOME": "no"}, "$HOME and ${X}"),
-    ("${A:?need A}", {"A": "ok"}, "ok"),
-    ("${A?need A}", {"A": ""}, ""),
-    ("a${A}b${B:-c}d", {"A": "1"}, "a1bcd"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${A}", {"A": "x"}, "x"),
+        ("$A/b", {"A": "x"}, "x/b"),
+        ("${A}", {}, ""),
+        ("${A:-d}", {}, "d"),
+        ("${A:-d}", {"A": ""}, "d"),
+        ("${A-d}", {"A": ""}, ""),
+        ("${A-d}", {}, "d"),
+        ("${A:-d}", {"A": "v"}, "v"),
+        ("${A:-${B:-z}}", {}, "z"),
+        ("${A:-${B}}", {"B": "b"}, "b"),
+        ("${A:+alt}", {"A": "v"}, "alt"),
+        ("${A:+alt}", {"A": ""}, ""),
+        ("${A+alt}", {"A": ""}, "alt"),
+        ("$$HOME and $${X}", {"HOME": "no"}, "$HOME and ${X}"),
+        ("${A:?need A}", {"A": "ok"}, "ok"),
+        ("${A?need A}", {"A": ""}, ""),
+        ("a${A}b${B:-c}d", {"A": "1"}, "a1bcd"),
+    ],
+)
 def test_interpolation_forms(text: str, env: dict, expected: str) -> None:
     assert interpolate(text, env) == expected
 
 
-@pytest.mark.parametrize(("text", "env"), [
-    ("${A:?need A}", {}),
-    ("${A:?need A}", {"A": ""}),
-    ("${A?need A}", {}),
-    ("${A", {}),
-    ("${1A}", {}),
-    ("${A!x}", {}),
-    ("$ alone", {}),
-])
+@pytest.mark.parametrize(
+    ("text", "env"),
+    [
+        ("${A:?need A}", {}),
+        ("${A:?need A}", {"A": ""}),
+        ("${A?need A}", {}),
+        ("${A", {}),
+        ("${1A}", {}),
+        ("${A!x}", {}),
+        ("$ alone", {}),
+    ],
+)
 def test_interpolation_errors(text: str, env: dict) -> None:
     with pytest.raises(InterpolationError):
         interpolate(text, env)
 
 
 # ------------------------------------------------------------------ schema and variables
+
 
 def _schema() -> dict:
     for path in SCHEMA_CANDIDATES:
@@ -165,6 +182,7 @@ def test_services_present(compose: dict) -> None:
 
 # ------------------------------------------------------------------ images
 
+
 def test_images_pinned_to_exact_versions(compose: dict) -> None:
     for name, service in compose["services"].items():
         image = service.get("image", "")
@@ -200,6 +218,7 @@ def test_build_context_and_dockerfile_exist(compose: dict) -> None:
 
 # ------------------------------------------------------------------ exposure
 
+
 def test_no_port_published_on_all_interfaces_by_default(compose: dict) -> None:
     seen = 0
     for name, service in compose["services"].items():
@@ -224,6 +243,7 @@ def test_published_host_ports_are_unique(compose: dict) -> None:
 
 
 # ------------------------------------------------------------------ health, ordering, restarts, limits
+
 
 def test_every_service_has_a_working_form_of_healthcheck(compose: dict) -> None:
     for name, service in compose["services"].items():
@@ -328,7 +348,8 @@ def test_restart_policy_and_memory_limits(compose: dict) -> None:
     for name, service in compose["services"].items():
         assert service.get("restart") == "unless-stopped", name
         limit = service.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory") or service.get(
-            "mem_limit")
+            "mem_limit"
+        )
         assert limit and re.fullmatch(r"\d+[kmg]", str(limit).lower()), f"{name}: memory limit {limit!r}"
 
 
@@ -344,6 +365,7 @@ def test_every_service_has_a_comment_above_it() -> None:
 
 
 # ------------------------------------------------------------------ hardening and data
+
 
 def test_exporters_run_hardened(compose: dict) -> None:
     for name in EXPORTERS:
@@ -377,8 +399,12 @@ def test_config_mounts_are_read_only(compose: dict) -> None:
 
 def test_state_lives_in_named_volumes(compose: dict) -> None:
     expected = {
-        "prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana",
-        "loki": "/loki", "trading-exporter": "/var/lib/tradewatch", "model-exporter": "/var/lib/tradewatch",
+        "prometheus": "/prometheus",
+        "alertmanager": "/alertmanager",
+        "grafana": "/var/lib/grafana",
+        "loki": "/loki",
+        "trading-exporter": "/var/lib/tradewatch",
+        "model-exporter": "/var/lib/tradewatch",
     }
     declared = set(compose["volumes"])
     volumes_used = []
@@ -420,8 +446,7 @@ def test_make_secrets_creates_placeholders_without_overwriting(tmp_path: Path) -
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "smtp_password").write_text("kept")
-    subprocess.run(["make", "-s", "-C", str(tmp_path), "secrets"], check=True, capture_output=True,
-                   timeout=30)
+    subprocess.run(["make", "-s", "-C", str(tmp_path), "secrets"], check=True, capture_output=True, timeout=30)
     created = tmp_path / "secrets" / "slack_webhook_url"
     assert created.exists() and created.read_bytes() == b""
     assert (tmp_path / "secrets" / "smtp_password").read_text() == "kept"

@@ -47,7 +47,8 @@ def _yaml(path: Path) -> Any:
 def _assert_service_port(compose: dict, host: str, port: int, where: str) -> None:
     assert host in compose["services"], f"{where}: {host} is not a compose service"
     assert port in container_port(compose["services"][host]), (
-        f"{where}: {host}:{port}, but {host} listens on {sorted(container_port(compose['services'][host]))}")
+        f"{where}: {host}:{port}, but {host} listens on {sorted(container_port(compose['services'][host]))}"
+    )
 
 
 def _split_target(target: str) -> tuple[str, int]:
@@ -56,6 +57,7 @@ def _split_target(target: str) -> tuple[str, int]:
 
 
 # ------------------------------------------------------------------ Prometheus
+
 
 def _prometheus_config(compose: dict) -> dict:
     command = compose["services"]["prometheus"]["command"]
@@ -76,13 +78,18 @@ def test_scrape_targets_are_compose_services_on_their_ports(compose: dict) -> No
                 scraped.add(host)
     assert {"system-exporter", "trading-exporter", "model-exporter"} <= scraped
     assert not any("127.0.0.1" in str(job) or "localhost" in str(job) for job in config["scrape_configs"]), (
-        "the compose prometheus.yml must not scrape loopback (that is the native variant)")
+        "the compose prometheus.yml must not scrape loopback (that is the native variant)"
+    )
 
 
 def test_alerting_points_at_the_alertmanager_service(compose: dict) -> None:
     config = _prometheus_config(compose)
-    targets = [target for am in config["alerting"]["alertmanagers"]
-               for static in am["static_configs"] for target in static["targets"]]
+    targets = [
+        target
+        for am in config["alerting"]["alertmanagers"]
+        for static in am["static_configs"]
+        for target in static["targets"]
+    ]
     assert targets
     for target in targets:
         host, port = _split_target(target)
@@ -110,6 +117,7 @@ def test_retention_flags_match_what_prometheus_yml_documents(compose: dict) -> N
 
 
 # ------------------------------------------------------------------ Alertmanager
+
 
 def _alertmanager_configs(compose: dict) -> dict[str, dict]:
     directory = host_path_for(compose, "alertmanager", "/etc/alertmanager")
@@ -176,6 +184,7 @@ def test_templates_resolve_to_mounted_files(compose: dict) -> None:
 
 # ------------------------------------------------------------------ Grafana
 
+
 def _provisioning(compose: dict, kind: str) -> list[tuple[Path, dict]]:
     directory = host_path_for(compose, "grafana", f"/etc/grafana/provisioning/{kind}")
     assert directory is not None
@@ -215,6 +224,7 @@ def test_grafana_smtp_is_mailpit(compose: dict) -> None:
 
 
 # ------------------------------------------------------------------ Loki and Alloy
+
 
 @pytest.fixture(scope="module")
 def loki_config() -> dict:
@@ -268,8 +278,9 @@ def test_alloy_pushes_to_the_loki_service(compose: dict) -> None:
     config = (ROOT / "loki" / "config.alloy").read_text()
     default = re.search(r'coalesce\(sys\.env\("LOKI_PUSH_URL"\),\s*"([^"]+)"\)', config)
     assert default and default.group(1) == alloy["environment"]["LOKI_PUSH_URL"]
-    mounted = {target: source for source, target, _ in
-               [(m.split(":")[0], m.split(":")[1], "") for m in alloy["volumes"]]}
+    mounted = {
+        target: source for source, target, _ in [(m.split(":")[0], m.split(":")[1], "") for m in alloy["volumes"]]
+    }
     assert mounted["/var/run/docker.sock"] == "/var/run/docker.sock"
     assert 'host             = "unix:///var/run/docker.sock"' in config
     project = re.search(r'sys\.env\("TRADEWATCH_COMPOSE_PROJECT"\),\s*"([^"]+)"', config)
@@ -359,6 +370,7 @@ def test_simulator_healthcheck_tracks_the_spool(compose: dict, tmp_path: Path) -
 
 # ------------------------------------------------------------------ tradewatch doctor's defaults
 
+
 def test_doctor_defaults_are_the_published_ports(compose: dict) -> None:
     """`tradewatch doctor` with no flags must look where the stack listens (compose and make dev)."""
     from tradewatch.devstack.stack import DEV_PORTS
@@ -370,12 +382,10 @@ def test_doctor_defaults_are_the_published_ports(compose: dict) -> None:
     assert default_endpoints({}, {}) == defaults
     for component, (variable, port) in PORT_VARIABLES.items():
         assert env[variable] == str(port), f".env.example {variable}"
-        published = {p["published"]: int(p["target"]) for p in
-                     published_ports(compose["services"][component])}
+        published = {p["published"]: int(p["target"]) for p in published_ports(compose["services"][component])}
         assert published.get(str(port)) in container_port(compose["services"][component]), component
         assert defaults.url(component) == f"http://127.0.0.1:{port}"
         if component in DEV_PORTS:
             assert DEV_PORTS[component] == port, f"make dev puts {component} elsewhere"
-    mailpit = {p["target"]: p["published"] for p in
-               published_ports(compose["services"]["mailpit"])}
+    mailpit = {p["target"]: p["published"] for p in published_ports(compose["services"]["mailpit"])}
     assert defaults.smtp == f"127.0.0.1:{mailpit['1025']}"

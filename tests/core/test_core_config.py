@@ -27,8 +27,7 @@ def test_env_name():
 
 def test_precedence_default_file_env_override(tmp_path):
     path = tmp_path / "c.yml"
-    path.write_text("http: {port: 9100, listen_address: 0.0.0.0}\n"
-                    "feature:\n  enabled: true\n  interval: 1m\n")
+    path.write_text("http: {port: 9100, listen_address: 0.0.0.0}\nfeature:\n  enabled: true\n  interval: 1m\n")
     environ = {"TRADEWATCH_HTTP_PORT": "9200", "TRADEWATCH_FEATURE_INTERVAL": "500ms"}
     config = cfg.load(SETTINGS, path, environ=environ, overrides={"feature.interval": 2, "http.port": None})
     assert config["api.mode"] == "paper" and config.source("api.mode") == "default"
@@ -40,33 +39,56 @@ def test_precedence_default_file_env_override(tmp_path):
 
 
 def test_structured_values_from_environment_text():
-    config = cfg.load(SETTINGS, None, environ={"TRADEWATCH_FEATURE_SYMBOLS": "BTC, ETH,",
-                                               "TRADEWATCH_FEATURE_LIMITS": '{"BTC": 2.5, "ETH": 10}'})
+    config = cfg.load(
+        SETTINGS,
+        None,
+        environ={"TRADEWATCH_FEATURE_SYMBOLS": "BTC, ETH,", "TRADEWATCH_FEATURE_LIMITS": '{"BTC": 2.5, "ETH": 10}'},
+    )
     assert config["feature.symbols"] == ["BTC", "ETH"]
     assert config["feature.limits"] == {"BTC": 2.5, "ETH": 10.0}
     listed = cfg.load(SETTINGS, None, environ={"TRADEWATCH_FEATURE_SYMBOLS": "[SOL]"})
     assert listed["feature.symbols"] == ["SOL"]
 
 
-@pytest.mark.parametrize(("parser", "raw", "value"), [
-    (cfg.duration(), "500ms", 0.5), (cfg.duration(), "5m", 300.0), (cfg.duration(), "1.5h", 5400.0),
-    (cfg.duration(), 7, 7.0), (cfg.integer(), " 42 ", 42), (cfg.integer(), 3.0, 3),
-    (cfg.number(), "1e3", 1000.0), (cfg.boolean(), "YES", True), (cfg.boolean(), "off", False),
-    (cfg.choice("a", "b"), " B ", "b"), (cfg.optional_regex(), "", None),
-])
+@pytest.mark.parametrize(
+    ("parser", "raw", "value"),
+    [
+        (cfg.duration(), "500ms", 0.5),
+        (cfg.duration(), "5m", 300.0),
+        (cfg.duration(), "1.5h", 5400.0),
+        (cfg.duration(), 7, 7.0),
+        (cfg.integer(), " 42 ", 42),
+        (cfg.integer(), 3.0, 3),
+        (cfg.number(), "1e3", 1000.0),
+        (cfg.boolean(), "YES", True),
+        (cfg.boolean(), "off", False),
+        (cfg.choice("a", "b"), " B ", "b"),
+        (cfg.optional_regex(), "", None),
+    ],
+)
 def test_parsers_accept(parser, raw, value):
     assert parser(raw) == value
 
 
-@pytest.mark.parametrize(("parser", "raw", "message"), [
-    (cfg.integer(), True, "expected an integer"), (cfg.integer(), 1.5, "expected an integer"),
-    (cfg.integer(0, 10), 11, "<= 10"), (cfg.number(), "nan", "finite"), (cfg.number(), "inf", "finite"),
-    (cfg.duration(), "soon", "expected a duration"), (cfg.duration(), "-1s", "expected a duration"),
-    (cfg.boolean(), "maybe", "true or false"), (cfg.choice("a", "b"), "c", "one of a, b"),
-    (cfg.regex(), "(", "valid regular expression"), (cfg.string(allow_empty=False), " ", "non-empty"),
-    (cfg.list_of(cfg.integer()), {"a": 1}, "expected a list"), (cfg.mapping_of(cfg.number()), [1], "mapping"),
-    (cfg.list_of(cfg.integer()), [1, "x"], "item 1: expected an integer"),
-])
+@pytest.mark.parametrize(
+    ("parser", "raw", "message"),
+    [
+        (cfg.integer(), True, "expected an integer"),
+        (cfg.integer(), 1.5, "expected an integer"),
+        (cfg.integer(0, 10), 11, "<= 10"),
+        (cfg.number(), "nan", "finite"),
+        (cfg.number(), "inf", "finite"),
+        (cfg.duration(), "soon", "expected a duration"),
+        (cfg.duration(), "-1s", "expected a duration"),
+        (cfg.boolean(), "maybe", "true or false"),
+        (cfg.choice("a", "b"), "c", "one of a, b"),
+        (cfg.regex(), "(", "valid regular expression"),
+        (cfg.string(allow_empty=False), " ", "non-empty"),
+        (cfg.list_of(cfg.integer()), {"a": 1}, "expected a list"),
+        (cfg.mapping_of(cfg.number()), [1], "mapping"),
+        (cfg.list_of(cfg.integer()), [1, "x"], "item 1: expected an integer"),
+    ],
+)
 def test_parsers_reject_with_what_was_expected(parser, raw, message):
     with pytest.raises(cfg.Invalid, match=re.escape(message)):
         parser(raw)
@@ -92,16 +114,31 @@ def test_every_problem_reported_at_once(tmp_path):
     problems = info.value.problems
     assert len(problems) == 7, problems
     text = str(info.value)
-    for expected in ("http.port", "99999", "feature.enabled", "maybe", "feature.colour: unknown setting",
-                     "port: unknown setting", "did you mean http.port", "api.mode", "TRADEWATCH_API_MODE",
-                     "yolo", "api.key: required", "TRADEWATCH_API_KEY", "nope: unknown setting"):
+    for expected in (
+        "http.port",
+        "99999",
+        "feature.enabled",
+        "maybe",
+        "feature.colour: unknown setting",
+        "port: unknown setting",
+        "did you mean http.port",
+        "api.mode",
+        "TRADEWATCH_API_MODE",
+        "yolo",
+        "api.key: required",
+        "TRADEWATCH_API_KEY",
+        "nope: unknown setting",
+    ):
         assert expected in text, expected
 
 
 def test_secret_values_never_appear_in_errors_or_public_view():
     with pytest.raises(cfg.ConfigError) as info:
-        cfg.load([cfg.Setting("api.token", cfg.integer(), 0, secret=True)], None,
-                 environ={"TRADEWATCH_API_TOKEN": "hunter2-secret"})
+        cfg.load(
+            [cfg.Setting("api.token", cfg.integer(), 0, secret=True)],
+            None,
+            environ={"TRADEWATCH_API_TOKEN": "hunter2-secret"},
+        )
     assert "hunter2-secret" not in str(info.value) and "***" in str(info.value)
     config = cfg.load(SETTINGS, None, environ={"TRADEWATCH_API_TOKEN": "hunter2-secret"})
     assert config.public()["api.token"] == "***"

@@ -75,8 +75,7 @@ def test_body_larger_than_the_limit_is_413_without_reading_it(exporter):
 def test_gzip_and_deflate_request_bodies_are_decoded(exporter):
     payload = b'{"type":"heartbeat"}' * 10
     for encoding, compress in (("gzip", gzip.compress), ("deflate", zlib.compress)):
-        status, _, body = request(exporter, "POST", "/echo", compress(payload),
-                                  **{"Content-Encoding": encoding})
+        status, _, body = request(exporter, "POST", "/echo", compress(payload), **{"Content-Encoding": encoding})
         assert status == 200 and json.loads(body)["bytes"] == len(payload), encoding
 
 
@@ -149,8 +148,7 @@ def test_metrics_formats_and_label_escaping(exporter):
     status, headers, body = request(exporter, "GET", "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert b'demo_temperature_celsius{room="say \\"hi\\"\\\\n"} 21.5' in body
-    status, headers, body = request(exporter, "GET", "/metrics",
-                                    Accept="application/openmetrics-text;version=1.0.0")
+    status, headers, body = request(exporter, "GET", "/metrics", Accept="application/openmetrics-text;version=1.0.0")
     assert headers["Content-Type"].startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n") and b"demo_temperature_celsius{" in body
     _, _, index = request(exporter, "GET", "/")
@@ -162,4 +160,5 @@ def test_metrics_formats_and_label_escaping(exporter):
 def test_fast_openmetrics_escape_matches_the_library(name, escaping):
     for rune_fn in (om._is_legacy_labelname_rune, om._is_legacy_metric_rune):
         assert twhttp._fast_openmetrics_escape(name, escaping, rune_fn) == twhttp._library_escape(
-            name, escaping, rune_fn)
+            name, escaping, rune_fn
+        )

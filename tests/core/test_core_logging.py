@@ -21,7 +21,11 @@ def test_one_json_object_per_line_with_the_required_fields():
     assert set(twlog.LOG_FIELDS) <= set(line)
     assert TIMESTAMP.match(line["timestamp"])
     assert (line["level"], line["service"], line["logger"], line["event"]) == (
-        "info", "svc", "tradewatch.test", "order sent")
+        "info",
+        "svc",
+        "tradewatch.test",
+        "order sent",
+    )
     assert (line["symbol"], line["quantity"]) == ("BTC", 2)
     assert "correlation_id" not in line
 
@@ -95,7 +99,12 @@ def test_stdlib_records_have_the_same_shape():
     lib, ours = logs.lines()
     assert set(lib) - {"correlation_id"} == set(ours)
     assert (lib["logger"], lib["level"], lib["event"], lib["service"], lib["correlation_id"]) == (
-        "some.library", "warning", "retrying GET in 3s", "svc", "lib-cid")
+        "some.library",
+        "warning",
+        "retrying GET in 3s",
+        "svc",
+        "lib-cid",
+    )
     assert TIMESTAMP.match(lib["timestamp"])
 
 

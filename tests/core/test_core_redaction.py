@@ -14,12 +14,14 @@ from tradewatch.core.redact import Redactor, set_redactor
 ACCOUNT = "ACC-778899"
 # (case, text as it might appear, the secret part that must not survive)
 CORPUS = [
-    ("openai key", "calling provider with key sk-proj-AbCdEfGhIjKlMnOpQrStUv123",
-     "AbCdEfGhIjKlMnOpQrStUv123"),
+    ("openai key", "calling provider with key sk-proj-AbCdEfGhIjKlMnOpQrStUv123", "AbCdEfGhIjKlMnOpQrStUv123"),
     ("api_key param", "GET /v1/price?symbol=BTC&api_key=9f8e7d6c5b4a3210 failed", "9f8e7d6c5b4a3210"),
     ("bearer header", "Authorization: Bearer abc.DEF-ghi_jkl123456789", "abc.DEF-ghi_jkl123456789"),
-    ("jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
-     "eyJzdWIiOiIxMjM0NTY3ODkwIn0"),
+    (
+        "jwt",
+        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+        "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+    ),
     ("password kv", "login failed password=hunter2!x for user", "hunter2!x"),
     ("password json", '{"user": "bob", "password": "Tr0ub4dor&3"}', "Tr0ub4dor"),
     ("client secret", "client_secret: s3cr3t-VALUE-42", "s3cr3t-VALUE-42"),
@@ -30,8 +32,7 @@ CORPUS = [
     ("slack webhook", "posting to https://hooks.slack.com/services/T0001/B0002/XyZsecret123", "XyZsecret123"),
     ("slack token", "bot token xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
     ("aws key", "aws key AKIAIOSFODNN7EXAMPLE in env", "AKIAIOSFODNN7EXAMPLE"),
-    ("github token", "clone with ghp_abcdefghijklmnopqrstuvwxyz0123456789",
-     "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("github token", "clone with ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
 ]
 IDS = [c[0] for c in CORPUS]
 
@@ -77,10 +78,15 @@ def test_secret_in_sentry_event(case, text, secret):
         event = {
             "message": text,
             "logentry": {"message": "failed: %s", "params": [text]},
-            "exception": {"values": [{
-                "type": "ValueError", "value": text,
-                "stacktrace": {"frames": [{"vars": {"url": text, "password": "pw"}}]},
-            }]},
+            "exception": {
+                "values": [
+                    {
+                        "type": "ValueError",
+                        "value": text,
+                        "stacktrace": {"frames": [{"vars": {"url": text, "password": "pw"}}]},
+                    }
+                ]
+            },
             "breadcrumbs": {"values": [{"message": text, "data": {"detail": text}}]},
             "extra": {"context": text},
             "request": {"url": "https://api.example/x", "headers": {"Authorization": "Bearer zzzzzzzzzzzz"}},
@@ -96,9 +102,15 @@ def test_secret_in_sentry_event(case, text, secret):
 
 
 def test_sensitive_field_names_mask_the_whole_value(logs):
-    twlog.get_logger("x").info("cfg", password="plain words here", api_key="k", token="t0k",
-                               webhook_url="https://example/x", dsn="https://pub@sentry.example/1",
-                               quantity=5)
+    twlog.get_logger("x").info(
+        "cfg",
+        password="plain words here",
+        api_key="k",
+        token="t0k",
+        webhook_url="https://example/x",
+        dsn="https://pub@sentry.example/1",
+        quantity=5,
+    )
     (line,) = logs.lines()
     for key in ("password", "api_key", "token", "webhook_url", "dsn"):
         assert line[key] == "***", key

@@ -34,17 +34,39 @@ def stack():
     from tradewatch.devstack.testing import live_stack
 
     # The dev stack's trading exporter has a daily loss limit; this model exporter has no AI budget.
-    with live_stack(scenarios=(), warmup_seconds=0,
-                    exporter_env={"model": {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "0"}}) as running:
+    with live_stack(
+        scenarios=(), warmup_seconds=0, exporter_env={"model": {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "0"}}
+    ) as running:
         now = datetime.now(UTC).isoformat()
-        running.post_events("trading", [{"type": "heartbeat", "ts": now, "event_id": "doctor-hb-1",
-                                         "component": "bot", "status": "healthy"}])
-        ai_call = {"type": "ai_call", "ts": now, "event_id": "doctor-ai-1", "provider": "openai",
-                   "model": "gpt-4o-mini", "prompt_tokens": 10, "completion_tokens": 2,
-                   "latency_seconds": 0.2, "status": "ok"}
+        running.post_events(
+            "trading",
+            [{"type": "heartbeat", "ts": now, "event_id": "doctor-hb-1", "component": "bot", "status": "healthy"}],
+        )
+        ai_call = {
+            "type": "ai_call",
+            "ts": now,
+            "event_id": "doctor-ai-1",
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "prompt_tokens": 10,
+            "completion_tokens": 2,
+            "latency_seconds": 0.2,
+            "status": "ok",
+        }
         running.post_events("model", [ai_call])
-        running.post_events("trading", [{"type": "portfolio_snapshot", "ts": now, "event_id": "doctor-pf-1",
-                                         "account": "doctor", "equity": 1000.0, "cash": 1000.0}])
+        running.post_events(
+            "trading",
+            [
+                {
+                    "type": "portfolio_snapshot",
+                    "ts": now,
+                    "event_id": "doctor-pf-1",
+                    "account": "doctor",
+                    "equity": 1000.0,
+                    "cash": 1000.0,
+                }
+            ],
+        )
         running.wait_for("tradewatch_last_event_timestamp_seconds", timeout=30)
         running.wait_for("prometheus_rule_group_last_evaluation_timestamp_seconds > 0", timeout=30)
         time.sleep(2)  # one more evaluation round, so no rule is left "unknown"
@@ -53,28 +75,42 @@ def stack():
 
 def _args(stack, *extra: str) -> list[str]:
     return [
-        "doctor", "--env-file", "/nonexistent/.env",
-        "--prometheus-url", stack.prometheus_url, "--alertmanager-url", stack.alertmanager_url,
-        "--system-exporter-url", stack.exporter_url("system"),
-        "--trading-exporter-url", stack.exporter_url("trading"),
-        "--model-exporter-url", stack.exporter_url("model"),
-        "--smtp", stack.mail.smarthost,
-        "--grafana-url", _closed_url(), "--loki-url", _closed_url(), "--alloy-url", _closed_url(),
+        "doctor",
+        "--env-file",
+        "/nonexistent/.env",
+        "--prometheus-url",
+        stack.prometheus_url,
+        "--alertmanager-url",
+        stack.alertmanager_url,
+        "--system-exporter-url",
+        stack.exporter_url("system"),
+        "--trading-exporter-url",
+        stack.exporter_url("trading"),
+        "--model-exporter-url",
+        stack.exporter_url("model"),
+        "--smtp",
+        stack.mail.smarthost,
+        "--grafana-url",
+        _closed_url(),
+        "--loki-url",
+        _closed_url(),
+        "--alloy-url",
+        _closed_url(),
         *extra,
     ]
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("TRADEWATCH_", "GRAFANA_")) and k != "NO_COLOR"}
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWATCH_", "GRAFANA_")) and k != "NO_COLOR"}
 
 
 def doctor(stack, *extra: str, separate_process: bool = False) -> tuple[int, str]:
     """Run `tradewatch doctor` against the stack: in this process (fast), or as its own process."""
     argv = _args(stack, *extra)
     if separate_process:
-        result = subprocess.run([sys.executable, "-m", "tradewatch", *argv], capture_output=True, text=True,
-                                timeout=120, env=_clean_env())
+        result = subprocess.run(
+            [sys.executable, "-m", "tradewatch", *argv], capture_output=True, text=True, timeout=120, env=_clean_env()
+        )
         assert "Traceback" not in result.stderr, result.stderr
         return result.returncode, result.stdout
     from tradewatch.cli import main
@@ -186,10 +222,27 @@ def test_stopped_exporter_fails_with_advice_and_a_down_target(stack) -> None:
 
 
 def test_nothing_running_says_so() -> None:
-    argv = [sys.executable, "-m", "tradewatch", "doctor", "--json", "--env-file", "/nonexistent",
-            "--smtp", f"127.0.0.1:{free_port()}"]
-    for service in ("prometheus", "alertmanager", "system-exporter", "trading-exporter", "model-exporter",
-                    "grafana", "loki", "alloy"):
+    argv = [
+        sys.executable,
+        "-m",
+        "tradewatch",
+        "doctor",
+        "--json",
+        "--env-file",
+        "/nonexistent",
+        "--smtp",
+        f"127.0.0.1:{free_port()}",
+    ]
+    for service in (
+        "prometheus",
+        "alertmanager",
+        "system-exporter",
+        "trading-exporter",
+        "model-exporter",
+        "grafana",
+        "loki",
+        "alloy",
+    ):
         argv += [f"--{service}-url", _closed_url()]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     report = json.loads(result.stdout)
@@ -200,12 +253,15 @@ def test_nothing_running_says_so() -> None:
 
 # ------------------------------------------------------------------ addresses from .env
 
+
 def test_ports_come_from_the_env_file(tmp_path: Path) -> None:
     from tradewatch.doctor.command import default_endpoints, read_env_file
 
     env_file = tmp_path / ".env"
-    env_file.write_text("TRADEWATCH_BIND_ADDRESS=0.0.0.0\nPROMETHEUS_PORT=19090\nGRAFANA_PORT='13000'\n"
-                        "MAILPIT_SMTP_PORT=2525\n# LOKI_PORT=1\n")
+    env_file.write_text(
+        "TRADEWATCH_BIND_ADDRESS=0.0.0.0\nPROMETHEUS_PORT=19090\nGRAFANA_PORT='13000'\n"
+        "MAILPIT_SMTP_PORT=2525\n# LOKI_PORT=1\n"
+    )
     endpoints = default_endpoints(read_env_file(env_file), {"TRADEWATCH_DOCTOR_LOKI_URL": "http://logs:3100"})
     assert endpoints.prometheus == "http://127.0.0.1:19090"  # 0.0.0.0 is reached on loopback
     assert endpoints.grafana == "http://127.0.0.1:13000"
@@ -222,10 +278,13 @@ def test_unready_exporter_reports_its_reasons(tmp_path: Path) -> None:
     from tradewatch.doctor.checks import FAIL, Doctor, Endpoints, Options
 
     port = free_port()
-    exporter = Managed("system-exporter", [sys.executable, "-m", "tradewatch", "system-exporter", "--port",
-                                           str(port), "--listen-address", "127.0.0.1"],
-                       tmp_path / "system-exporter.log", f"http://127.0.0.1:{port}/healthz",
-                       env={"TRADEWATCH_HOST_PROCFS_PATH": str(tmp_path / "no-proc")}).start()
+    exporter = Managed(
+        "system-exporter",
+        [sys.executable, "-m", "tradewatch", "system-exporter", "--port", str(port), "--listen-address", "127.0.0.1"],
+        tmp_path / "system-exporter.log",
+        f"http://127.0.0.1:{port}/healthz",
+        env={"TRADEWATCH_HOST_PROCFS_PATH": str(tmp_path / "no-proc")},
+    ).start()
     try:
         exporter.wait_ready(30)
         doctor = Doctor(Endpoints(system_exporter=f"http://127.0.0.1:{port}"), Options(mode="dev"))
@@ -251,8 +310,11 @@ def _dev_state(tmp_path: Path, stack, pid: int | None, scenario: str | None = "n
     log = tmp_path / "logs" / "simulator.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("simulate: error: argument --scenario: invalid choice: 'flashcrash'\n")
-    state = {"prometheus_url": stack.prometheus_url, "pids": {} if pid is None else {"simulator": pid},
-             "simulator": None if scenario is None else {"scenario": scenario, "log": str(log)}}
+    state = {
+        "prometheus_url": stack.prometheus_url,
+        "pids": {} if pid is None else {"simulator": pid},
+        "simulator": None if scenario is None else {"scenario": scenario, "log": str(log)},
+    }
     (tmp_path / "stack.json").write_text(json.dumps(state))
     return tmp_path
 
@@ -283,7 +345,8 @@ def test_a_running_simulator_and_no_simulator_are_fine(stack, tmp_path: Path) ->
 
 
 def test_doctor_help_names_the_real_grafana_default_user() -> None:
-    out = subprocess.run([sys.executable, "-m", "tradewatch", "doctor", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "tradewatch", "doctor", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     text = " ".join(out.split())
     assert "default admin" not in text and "else tradewatch)" in text

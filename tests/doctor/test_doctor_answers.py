@@ -64,11 +64,17 @@ def authenticated(status: int, payload: object) -> Route:
 
 GRAFANA_OK = {
     "/api/health": fixed(200, {"commit": "abc", "database": "ok", "version": "13.2.0"}),
-    "/api/datasources": authenticated(200, [{"uid": "prometheus", "name": "Prometheus", "type": "prometheus"},
-                                            {"uid": "loki", "name": "Loki", "type": "loki"}]),
+    "/api/datasources": authenticated(
+        200,
+        [
+            {"uid": "prometheus", "name": "Prometheus", "type": "prometheus"},
+            {"uid": "loki", "name": "Loki", "type": "loki"},
+        ],
+    ),
     "/api/datasources/uid/prometheus/health": authenticated(200, {"status": "OK", "message": "Queried."}),
-    "/api/datasources/uid/loki/health": authenticated(400, {"status": "ERROR",
-                                                            "message": "Unable to connect with Loki."}),
+    "/api/datasources/uid/loki/health": authenticated(
+        400, {"status": "ERROR", "message": "Unable to connect with Loki."}
+    ),
 }
 
 
@@ -123,9 +129,10 @@ def test_datasources_skipped_when_grafana_is_down_in_compose_and_absent_in_dev()
 
 
 def _loki(result: list) -> dict[str, Route]:
-    return {"/ready": fixed(200, "ready"),
-            "/loki/api/v1/query": fixed(200, {"status": "success",
-                                              "data": {"resultType": "vector", "result": result}})}
+    return {
+        "/ready": fixed(200, "ready"),
+        "/loki/api/v1/query": fixed(200, {"status": "success", "data": {"resultType": "vector", "result": result}}),
+    }
 
 
 def test_loki_without_logs_points_at_alloy() -> None:
@@ -137,8 +144,10 @@ def test_loki_without_logs_points_at_alloy() -> None:
 
 
 def test_loki_receiving_logs_lists_the_services() -> None:
-    result = [{"metric": {"service": "trading-exporter"}, "value": [1.0, "42"]},
-              {"metric": {"service": "simulator"}, "value": [1.0, "7"]}]
+    result = [
+        {"metric": {"service": "trading-exporter"}, "value": [1.0, "42"]},
+        {"metric": {"service": "simulator"}, "value": [1.0, "7"]},
+    ]
     with json_server(_loki(result)) as url:
         doctor = doctor_for(loki=url)
         doctor.check_ready("loki")
@@ -156,8 +165,7 @@ def test_loki_query_error_is_a_failure() -> None:
     assert check.status == FAIL and "HTTP 400" in check.summary
 
 
-@pytest.mark.parametrize(("component", "expected"), [("grafana", "compose"), ("loki", "compose"),
-                                                     (None, "dev")])
+@pytest.mark.parametrize(("component", "expected"), [("grafana", "compose"), ("loki", "compose"), (None, "dev")])
 def test_auto_mode_detects_compose_by_its_extra_services(component: str | None, expected: str) -> None:
     routes = {"/api/health": fixed(200, {"database": "ok"}), "/ready": fixed(200, "ready")}
     with json_server(routes) as url:

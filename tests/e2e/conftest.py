@@ -26,10 +26,15 @@ STALE_OVERRIDE = {"market_data_stale_seconds": 10}
 @pytest.fixture(scope="session")
 def stack() -> Iterator[DevStack]:
     # Thresholds rendered for speed: market data counts as stale after 10 s instead of 30 s.
-    with live_stack(scenarios=("normal",), warmup_seconds=5, threshold_overrides=STALE_OVERRIDE, alertmanagers=(
-        AlertmanagerSpec("alertmanager", quiet_hours=never_now(), slack_path="/day"),
-        AlertmanagerSpec("night", location=night_zone(), slack_path="/night", smtp_from=NIGHT_FROM),
-    )) as s:
+    with live_stack(
+        scenarios=("normal",),
+        warmup_seconds=5,
+        threshold_overrides=STALE_OVERRIDE,
+        alertmanagers=(
+            AlertmanagerSpec("alertmanager", quiet_hours=never_now(), slack_path="/day"),
+            AlertmanagerSpec("night", location=night_zone(), slack_path="/night", smtp_from=NIGHT_FROM),
+        ),
+    ) as s:
         yield s
 
 

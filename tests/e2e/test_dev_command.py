@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_render_check_reports_committed_files_current():
-    res = subprocess.run([sys.executable, "-m", "tradewatch", "dev", "render", "--check"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "tradewatch", "dev", "render", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -40,9 +45,24 @@ def test_dev_runs_in_the_foreground_and_ctrl_c_stops_everything(tmp_path):
     require_binary("prometheus")
     require_binary("prometheus-alertmanager")
     workdir = tmp_path / "dev"
-    proc = subprocess.Popen([sys.executable, "-m", "tradewatch", "dev", "--random-ports", "--test-mode",
-                             "--scenario", "none", "--workdir", str(workdir)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tradewatch",
+            "dev",
+            "--random-ports",
+            "--test-mode",
+            "--scenario",
+            "none",
+            "--workdir",
+            str(workdir),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     try:
         deadline = time.monotonic() + 60
@@ -55,8 +75,15 @@ def test_dev_runs_in_the_foreground_and_ctrl_c_stops_everything(tmp_path):
                 break
         out = "".join(lines)
         assert "dev stack is up" in out, out
-        for name in ("Prometheus", "Alertmanager", "system-exporter", "trading-exporter", "model-exporter",
-                     "Slack stand-in", "SMTP catcher"):
+        for name in (
+            "Prometheus",
+            "Alertmanager",
+            "system-exporter",
+            "trading-exporter",
+            "model-exporter",
+            "Slack stand-in",
+            "SMTP catcher",
+        ):
             assert name in out
         assert len(_children_of(workdir)) == 5  # Prometheus, Alertmanager, three exporters
         proc.send_signal(signal.SIGINT)
@@ -69,9 +96,14 @@ def test_dev_runs_in_the_foreground_and_ctrl_c_stops_everything(tmp_path):
 
 
 def _start_dev(workdir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tradewatch", "dev", "--random-ports", "--test-mode",
-                             "--workdir", str(workdir), *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradewatch", "dev", "--random-ports", "--test-mode", "--workdir", str(workdir), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     lines = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -140,10 +172,20 @@ def test_dead_simulator_is_reported_runbooks_resolve_and_fresh_start_is_said(tmp
             assert requests.get(link, timeout=5).status_code == 200, link
         assert requests.get(slack, timeout=5).status_code == 200
 
-        argv = [sys.executable, "-m", "tradewatch", "doctor", "--json", "--dev-workdir", str(workdir),
-                "--prometheus-url", prometheus, "--alertmanager-url", _url(out, "Alertmanager"),
-                *[a for e in ("system", "trading", "model")
-                  for a in (f"--{e}-exporter-url", _url(out, f"{e}-exporter"))]]
+        argv = [
+            sys.executable,
+            "-m",
+            "tradewatch",
+            "doctor",
+            "--json",
+            "--dev-workdir",
+            str(workdir),
+            "--prometheus-url",
+            prometheus,
+            "--alertmanager-url",
+            _url(out, "Alertmanager"),
+            *[a for e in ("system", "trading", "model") for a in (f"--{e}-exporter-url", _url(out, f"{e}-exporter"))],
+        ]
         report = json.loads(subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout)
         sim = {(c["component"], c["name"]): c for c in report["checks"]}[("simulator", "running")]
         assert sim["status"] == "fail" and "not running" in sim["summary"], sim
@@ -176,7 +218,10 @@ def test_readme_client_example_pages_nobody(tmp_path, monkeypatch):
         exec(compile(block, "README.md", "exec"), {})
         stack.wait_for('tradewatch_trading_equity{account="readme-demo"}', timeout=30)
         time.sleep(15)  # 1 s evaluation, `for` capped at 5 s: anything the example causes is firing now
-        raised = [(a["labels"]["alertname"], a["state"]) for a in stack.prometheus_alerts()
-                  if a["labels"].get("team") in ("trading", "ml", "data")]
+        raised = [
+            (a["labels"]["alertname"], a["state"])
+            for a in stack.prometheus_alerts()
+            if a["labels"].get("team") in ("trading", "ml", "data")
+        ]
         assert raised == [], raised
         assert stack.query('tradewatch_trading_equity{account="default"}') == []

@@ -152,9 +152,7 @@ def metric_names(expr: str) -> set[str]:
 def catalog() -> dict[str, str]:
     """name -> type from docs/metrics.md; histograms also give their _bucket/_sum/_count series."""
     out: dict[str, str] = {}
-    for found in re.finditer(
-        r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \| (\w+) \|", METRICS_DOC.read_text("utf-8"), re.M
-    ):
+    for found in re.finditer(r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \| (\w+) \|", METRICS_DOC.read_text("utf-8"), re.M):
         name, kind = found.groups()
         out[name] = kind
         if kind == "histogram":

@@ -144,16 +144,12 @@ def test_datasources_are_referenced_by_uid_only(boards):
             assert value.get("uid") in provisioned, f"{stem}{path}: unknown datasource {value}"
             assert value.get("type") == provisioned[value["uid"]], f"{stem}{path}: type/uid mismatch {value}"
             seen.add(value["uid"])
-        assert "${" not in json.dumps(doc).replace("${__", ""), (
-            f"{stem}: env-style variable in dashboard JSON"
-        )
+        assert "${" not in json.dumps(doc).replace("${__", ""), f"{stem}: env-style variable in dashboard JSON"
     assert seen == {"prometheus", "loki"}
     # The alertGroups panel can only name its Alertmanager: it must be the provisioned one.
     names = {
         ds["name"]: ds["uid"]
-        for ds in yaml.safe_load((PROVISIONING / "datasources" / "datasources.yml").read_text())[
-            "datasources"
-        ]
+        for ds in yaml.safe_load((PROVISIONING / "datasources" / "datasources.yml").read_text())["datasources"]
     }
     groups = [p for p in panels(boards["alerts"]) if p["type"] == "alertGroups"]
     assert len(groups) == 1 and names[groups[0]["options"]["alertmanager"]] == "alertmanager"
@@ -216,10 +212,7 @@ def _runbook_links(panel: dict[str, Any]) -> list[str]:
 def test_runbook_links_name_real_alerts(boards):
     alerts = alert_names()
     rule_base = {
-        r["annotations"]["runbook_url"].rsplit("/", 1)[0]
-        for g in rule_groups()
-        for r in g["rules"]
-        if "alert" in r
+        r["annotations"]["runbook_url"].rsplit("/", 1)[0] for g in rule_groups() for r in g["rules"] if "alert" in r
     }
     linked = set()
     for stem, doc in boards.items():
@@ -294,9 +287,7 @@ def _dropped(original: Any, decoded: Any, path: str = "") -> list[str]:
         if not isinstance(decoded, list) or len(original) != len(decoded):
             return [path]
         return [
-            p
-            for i, (a, b) in enumerate(zip(original, decoded, strict=True))
-            for p in _dropped(a, b, f"{path}[{i}]")
+            p for i, (a, b) in enumerate(zip(original, decoded, strict=True)) for p in _dropped(a, b, f"{path}[{i}]")
         ]
     return [] if original == decoded else [f"{path}: {original!r} became {decoded!r}"]
 

@@ -201,8 +201,7 @@ def _has_data(live: Live, query: Query, expr: str) -> bool:
 
 
 _VARIABLES = {
-    stem: {v["name"]: v for v in doc.get("templating", {}).get("list", [])}
-    for stem, doc in dashboards().items()
+    stem: {v["name"]: v for v in doc.get("templating", {}).get("list", [])} for stem, doc in dashboards().items()
 }
 
 

@@ -208,10 +208,12 @@ def test_log_kill_switch_matches_the_structured_event_only():
     buffer = io.BytesIO()
     twlogging.setup("trading-exporter", "info", stream=buffer)
     SafetyEventLog(Fold(), live=lambda: True).apply(
-        {"type": "kill_switch", "event_id": "k1", "account": "a", "active": True, "reason": "manual"})
+        {"type": "kill_switch", "event_id": "k1", "account": "a", "active": True, "reason": "manual"}
+    )
     twlogging.get_logger("tradewatch.ingest").warning(
-        "event rejected", message="unknown event type 'bogus'; known: circuit_breaker, decision, "
-        "heartbeat, kill_switch, market_data")
+        "event rejected",
+        message="unknown event type 'bogus'; known: circuit_breaker, decision, heartbeat, kill_switch, market_data",
+    )
     twlogging.get_logger("bot").warning("kill switch engaged by hand?")
     engaged, mention, prose = buffer.getvalue().decode().splitlines()[-3:]
     expr = next(r for r in log_rules() if r["title"] == "LogKillSwitch")["data"][0]["model"]["expr"]
@@ -228,8 +230,11 @@ def test_log_kill_switch_matches_the_structured_event_only():
 
 def test_correlation_trail_is_empty_until_an_id_is_entered():
     """With the text box empty the trail showed every line without an ID (156 of 169)."""
-    (query,) = [q for q in queries() if q.language == "logql" and "correlation_id" in q.expr
-                and q.kind != "variable" and "Correlation" in q.where]
+    (query,) = [
+        q
+        for q in queries()
+        if q.language == "logql" and "correlation_id" in q.expr and q.kind != "variable" and "Correlation" in q.where
+    ]
     model = _logql_model()
     labels = {"service": "trading-exporter", "level": "info"}
     lines = [("without an ID", {"logger": "x"}), ("with one", {"logger": "x", "correlation_id": "abc"})]

@@ -175,8 +175,10 @@ def test_grafana_entrypoint_exports_the_secret_or_an_inert_url(tmp_path):
     run_sh.write_text('#!/bin/sh\necho "URL=$TRADEWATCH_SLACK_WEBHOOK_URL"\n')
     run_sh.chmod(0o755)
     patched = script.replace("/run/secrets/slack_webhook_url", str(secret)).replace("/run.sh", str(run_sh))
-    for content, expected in (("https://hooks.slack.com/services/T/B/X", "https://hooks.slack.com/services/T/B/X"),
-                              ("", "http://127.0.0.1:9/slack-not-configured")):
+    for content, expected in (
+        ("https://hooks.slack.com/services/T/B/X", "https://hooks.slack.com/services/T/B/X"),
+        ("", "http://127.0.0.1:9/slack-not-configured"),
+    ):
         secret.write_text(content)
         out = subprocess.run(["sh", "-c", patched], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == f"URL={expected}"
@@ -354,9 +356,7 @@ def _as_alertmanager(alerting: dict[str, Any]) -> dict[str, Any]:
             {"name": cp["name"], "webhook_configs": [{"url": "http://127.0.0.1:9/"}]}
             for cp in alerting["contactPoints"]
         ],
-        "time_intervals": [
-            {"name": m["name"], "time_intervals": m["time_intervals"]} for m in alerting["muteTimes"]
-        ],
+        "time_intervals": [{"name": m["name"], "time_intervals": m["time_intervals"]} for m in alerting["muteTimes"]],
     }
 
 

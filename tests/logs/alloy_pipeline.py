@@ -24,7 +24,8 @@ from typing import Any
 
 ALLOY_FILE = Path(__file__).resolve().parents[2] / "loki" / "config.alloy"
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>[ \t\r]+)
   | (?P<nl>\n)
   | (?P<comment>//[^\n]*|/\*.*?\*/)
@@ -33,7 +34,9 @@ _TOKEN = re.compile(r"""
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<punct>[{}\[\](),=+\-*/<>!&|:?.])
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
 
 class AlloySyntaxError(ValueError):
@@ -245,7 +248,7 @@ class Step:
     kind: str
     source: str | None = None
     pattern: re.Pattern[str] | None = None
-    names: tuple[str, ...] = ()     # template: the keys tried in order
+    names: tuple[str, ...] = ()  # template: the keys tried in order
     lower: bool = False
     replace: str = ""
 
@@ -286,7 +289,7 @@ class Step:
                 value = str(extracted[self.source])
                 out, pos = [], 0
                 for m in self.pattern.finditer(value):
-                    out += [value[pos:m.start(1)], self.replace]
+                    out += [value[pos : m.start(1)], self.replace]
                     pos = m.end(1)
                 extracted[self.source] = "".join(out) + value[pos:]
 
@@ -315,9 +318,10 @@ class Pipeline:
         labels = process.block("stage.labels").attributes["values"]
         metadata = process.block("stage.structured_metadata").attributes["values"]
         order = [b.name for b in process.blocks]
-        between = order[order.index("stage.json") + 1:order.index("stage.labels")]
+        between = order[order.index("stage.json") + 1 : order.index("stage.labels")]
         if any(name not in _TRANSFORMS for name in between) or any(
-                b.name in _TRANSFORMS for b in process.blocks[order.index("stage.labels"):]):
+            b.name in _TRANSFORMS for b in process.blocks[order.index("stage.labels") :]
+        ):
             raise NotImplementedError(f"only {_TRANSFORMS} between stage.json and stage.labels are modelled")
         steps = [Step.of(b) for b in process.blocks if b.name in _TRANSFORMS]
         return cls(
@@ -341,8 +345,9 @@ class Pipeline:
         except ValueError:
             document = None
         if isinstance(document, dict):
-            extracted.update({key: document[path] for key, path in self.expressions.items()
-                              if document.get(path) is not None})
+            extracted.update(
+                {key: document[path] for key, path in self.expressions.items() if document.get(path) is not None}
+            )
         elif self.drop_malformed:
             return None
         for step in self.steps:

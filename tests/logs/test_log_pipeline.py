@@ -69,6 +69,7 @@ def check_entries(entries: Iterable[Entry], processes: int) -> list[str]:
 
 # ------------------------------------------------------------------ both sides name the same fields
 
+
 def test_core_logging_declares_what_alloy_maps(pipeline: Pipeline) -> None:
     assert set(pipeline.labels) == set(twlog.LABEL_FIELDS) == ALLOWED_LABELS
     assert set(pipeline.metadata) == set(twlog.METADATA_FIELDS)
@@ -81,18 +82,21 @@ def test_core_logging_declares_what_alloy_maps(pipeline: Pipeline) -> None:
 def test_alloy_components_are_wired_end_to_end() -> None:
     blocks = parse_alloy(ALLOY_FILE.read_text())
     defined = {f"{b.name}.{b.label}" for b in blocks}
-    references = re.findall(r"((?:discovery|loki)\.[a-z_.]+?)\.(?:receiver|targets|output|rules)\b",
-                            ALLOY_FILE.read_text())
+    references = re.findall(
+        r"((?:discovery|loki)\.[a-z_.]+?)\.(?:receiver|targets|output|rules)\b", ALLOY_FILE.read_text()
+    )
     assert references, "no component references found"
     for reference in references:
         assert reference in defined, f"{reference} is used but not defined"
     process = next(b for b in blocks if b.name == "loki.process")
     order = [b.name for b in process.blocks]
-    assert order.index("stage.json") < min(order.index(s) for s in
-                                           ("stage.labels", "stage.structured_metadata", "stage.timestamp"))
+    assert order.index("stage.json") < min(
+        order.index(s) for s in ("stage.labels", "stage.structured_metadata", "stage.timestamp")
+    )
 
 
 # ------------------------------------------------------------------ real processes
+
 
 def _reader(stream, out: queue.Queue) -> None:
     for raw in iter(stream.readline, b""):
@@ -104,8 +108,13 @@ class _Process:
     def __init__(self, name: str, args: list[str], env: dict[str, str]):
         self.name = name
         self.lines: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "tradewatch", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, env=env, cwd=env.get("HOME"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tradewatch", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=env.get("HOME"),
+        )
         self.queue: queue.Queue = queue.Queue()
         threading.Thread(target=_reader, args=(self.proc.stdout, self.queue), daemon=True).start()
 
@@ -143,8 +152,9 @@ class _Process:
 
 
 def _post(port: int, body: bytes) -> None:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/events", data=body, method="POST",
-                                     headers={"Content-Type": "application/x-ndjson"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/events", data=body, method="POST", headers={"Content-Type": "application/x-ndjson"}
+    )
     try:
         urllib.request.urlopen(request, timeout=10).read()
     except urllib.error.HTTPError as exc:  # all-invalid batches answer 4xx, and still log
@@ -170,29 +180,65 @@ def process_logs(tmp_path_factory) -> dict[str, list[str]]:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
             if process.name != "system-exporter":
                 now = datetime.now(UTC).isoformat()
-                good = {"type": "heartbeat", "ts": now, "event_id": f"{process.name}-1", "component": "bot",
-                        "status": "healthy"}
+                good = {
+                    "type": "heartbeat",
+                    "ts": now,
+                    "event_id": f"{process.name}-1",
+                    "component": "bot",
+                    "status": "healthy",
+                }
                 _post(port, b"\n".join([json.dumps(good).encode(), b"{not json", b'{"type": "bogus"}']))
             if process.name == "trading-exporter":
                 # Engaged, engaged again (no new announcement), released.
-                _post(port, b"\n".join(json.dumps(
-                    {"type": "kill_switch", "ts": datetime.now(UTC).isoformat(), "event_id": f"ks-{i}",
-                     "account": "desk-a", "active": active, "reason": "daily_loss"}).encode()
-                    for i, active in enumerate((True, True, False))))
+                _post(
+                    port,
+                    b"\n".join(
+                        json.dumps(
+                            {
+                                "type": "kill_switch",
+                                "ts": datetime.now(UTC).isoformat(),
+                                "event_id": f"ks-{i}",
+                                "account": "desk-a",
+                                "active": active,
+                                "reason": "daily_loss",
+                            }
+                        ).encode()
+                        for i, active in enumerate((True, True, False))
+                    ),
+                )
         # The demo trading system, as compose runs it, sending to the exporters above for a moment.
-        simulator = _Process("simulator", [
-            "simulate", "--log-level", "debug", "--duration", "1.5", "--warmup", "0.5", "--rate", "4",
-            "--trading-url", f"http://127.0.0.1:{ports['trading-exporter']}",
-            "--model-url", f"http://127.0.0.1:{ports['model-exporter']}", "--spool-dir", str(home / "spool"),
-        ], env)
+        simulator = _Process(
+            "simulator",
+            [
+                "simulate",
+                "--log-level",
+                "debug",
+                "--duration",
+                "1.5",
+                "--warmup",
+                "0.5",
+                "--rate",
+                "4",
+                "--trading-url",
+                f"http://127.0.0.1:{ports['trading-exporter']}",
+                "--model-url",
+                f"http://127.0.0.1:{ports['model-exporter']}",
+                "--spool-dir",
+                str(home / "spool"),
+            ],
+            env,
+        )
         simulator.proc.wait(timeout=60)
         processes.append(simulator)
     finally:
         logs = {process.name: process.stop() for process in processes}
     # The trading exporter again on the same journal: the replay must not announce old halts.
     name = "trading-exporter"
-    again = _Process(name, [name, "--port", "0", "--listen-address", "127.0.0.1"],
-                     dict(env, TRADEWATCH_JOURNAL_PATH=str(home / f"{name}-journal")))
+    again = _Process(
+        name,
+        [name, "--port", "0", "--listen-address", "127.0.0.1"],
+        dict(env, TRADEWATCH_JOURNAL_PATH=str(home / f"{name}-journal")),
+    )
     try:
         again.wait_for("exporter listening")
     finally:
@@ -296,25 +342,29 @@ def test_tracebacks_stay_inside_one_json_line(pipeline: Pipeline, client_lines: 
 LOKI_STREAM = {"container": "tradewatch-loki-1", "compose_service": "loki"}
 
 
-@pytest.mark.parametrize(("line", "level"), [
-    ('level=warn ts=2026-11-21T07:00:00.000Z caller=compactor.go:123 msg="compaction done"', "warning"),
-    ('logger=context userId=0 orgId=1 uname=admin t=2026-11-21T07:00:00Z level=error msg="x"', "error"),
-    ('time=2026-11-21T07:00:00.000Z level=INFO source=main.go:1 msg="Server is ready"', "info"),
-    ('ts=2026-11-21T07:00:00Z level=debug msg="flushing"', "debug"),
-    ('level="critical" msg="out of disk"', "critical"),
-    ("2026/11/21 07:00:00 [error] 7#7: *1 open() failed", "error"),
-    ("2026/11/21 07:00:00 [notice] 1#1: start worker processes", "info"),
-    ('INFO:     127.0.0.1:5000 - "GET / HTTP/1.1" 200 OK', "info"),
-    ("2026-11-21 07:00:00 WARN  disk almost full", "warning"),
-    ("panic: runtime error: index out of range [3] with length 3", None),  # lower case: not a level word
-    ("no error in this sentence", None),
-    ("Traceback (most recent call last):", None),
-    ("[1, 2, 3]", None),
-    ('"just a string"', None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ('level=warn ts=2026-11-21T07:00:00.000Z caller=compactor.go:123 msg="compaction done"', "warning"),
+        ('logger=context userId=0 orgId=1 uname=admin t=2026-11-21T07:00:00Z level=error msg="x"', "error"),
+        ('time=2026-11-21T07:00:00.000Z level=INFO source=main.go:1 msg="Server is ready"', "info"),
+        ('ts=2026-11-21T07:00:00Z level=debug msg="flushing"', "debug"),
+        ('level="critical" msg="out of disk"', "critical"),
+        ("2026/11/21 07:00:00 [error] 7#7: *1 open() failed", "error"),
+        ("2026/11/21 07:00:00 [notice] 1#1: start worker processes", "info"),
+        ('INFO:     127.0.0.1:5000 - "GET / HTTP/1.1" 200 OK', "info"),
+        ("2026-11-21 07:00:00 WARN  disk almost full", "warning"),
+        ("panic: runtime error: index out of range [3] with length 3", None),  # lower case: not a level word
+        ("no error in this sentence", None),
+        ("Traceback (most recent call last):", None),
+        ("[1, 2, 3]", None),
+        ('"just a string"', None),
+        ("", None),
+    ],
+)
 def test_non_json_lines_get_their_container_as_service_and_a_level_when_stated(
-        pipeline: Pipeline, line: str, level: str | None) -> None:
+    pipeline: Pipeline, line: str, level: str | None
+) -> None:
     entry = pipeline.apply(line, LOKI_STREAM)
     assert entry is not None, "dropped"
     assert entry.line == line and entry.timestamp is None
@@ -331,8 +381,13 @@ def test_the_container_name_serves_when_there_is_no_compose_service(pipeline: Pi
 def test_a_json_line_keeps_its_own_service_and_level(pipeline: Pipeline) -> None:
     """The JSON fields win over the container and over words in the message; other programs' levels
     are brought to the same five words."""
-    ours = {"timestamp": "2026-11-21T07:00:00.000Z", "level": "info", "service": "trading-exporter",
-            "logger": "x", "event": "saw level=error and ERROR in a message"}
+    ours = {
+        "timestamp": "2026-11-21T07:00:00.000Z",
+        "level": "info",
+        "service": "trading-exporter",
+        "logger": "x",
+        "event": "saw level=error and ERROR in a message",
+    }
     assert pipeline.apply(json.dumps(ours), LOKI_STREAM).labels == {"service": "trading-exporter", "level": "info"}
     theirs = {"level": "WARN", "msg": "slow"}
     assert pipeline.apply(json.dumps(theirs), LOKI_STREAM).labels == {"service": "loki", "level": "warning"}
@@ -341,8 +396,26 @@ def test_a_json_line_keeps_its_own_service_and_level(pipeline: Pipeline) -> None
 def test_levels_of_every_line_stay_in_the_five_words(pipeline: Pipeline) -> None:
     """Parsed from text, only known words become a level; a JSON level (taken as the program wrote
     it) is brought to the five words when it is a common synonym."""
-    synonyms = ["debug", "dbug", "trace", "info", "notice", "warn", "warning", "error", "eror", "err",
-                "crit", "critical", "fatal", "panic", "alert", "emerg", "INFO", "Warning"]
+    synonyms = [
+        "debug",
+        "dbug",
+        "trace",
+        "info",
+        "notice",
+        "warn",
+        "warning",
+        "error",
+        "eror",
+        "err",
+        "crit",
+        "critical",
+        "fatal",
+        "panic",
+        "alert",
+        "emerg",
+        "INFO",
+        "Warning",
+    ]
     for word in [*synonyms, "verbose", "http", "silly"]:
         for line in (f"level={word} msg=x", f"[{word}] x", f"{word.upper()} x"):
             level = pipeline.apply(line, LOKI_STREAM).labels.get("level")
@@ -358,6 +431,7 @@ def test_json_line_with_a_bad_timestamp_keeps_docker_time(pipeline: Pipeline) ->
 
 
 # ------------------------------------------------------------------ the check can fail
+
 
 def _mutated(old: str, new: str) -> str:
     text = ALLOY_FILE.read_text()
@@ -384,6 +458,7 @@ def test_dropping_a_label_is_caught(client_lines: list[str]) -> None:
 
 
 # ------------------------------------------------------------------ Grafana queries use these labels
+
 
 def _loki_queries(node, is_loki: bool = False):
     if isinstance(node, dict):
@@ -419,6 +494,7 @@ def test_grafana_log_queries_select_on_labels_the_pipeline_sets() -> None:
 
 
 # ------------------------------------------------------------------ LogKillSwitch: the event, not the word
+
 
 def _kill_switch_rule() -> str:
     from tradewatch.dashboards.logalerts import RULES

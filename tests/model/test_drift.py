@@ -26,8 +26,9 @@ def _features(rng: np.random.Generator, shift: float = 0.0, cat_probs=(0.5, 0.3,
         out[f"x{i}"] = numeric_drift(rng.normal(0, 1, N), rng.normal(shift if i == 0 else 0.0, 1, N), s)
     ref = rng.choice(3, N, p=[0.5, 0.3, 0.2])
     cur = rng.choice(3, N, p=list(cat_probs))
-    out["c"] = categorical_drift({str(k): int(np.sum(ref == k)) for k in range(3)},
-                                 {str(k): int(np.sum(cur == k)) for k in range(3)}, 0.0)
+    out["c"] = categorical_drift(
+        {str(k): int(np.sum(ref == k)) for k in range(3)}, {str(k): int(np.sum(cur == k)) for k in range(3)}, 0.0
+    )
     return out
 
 

@@ -36,9 +36,16 @@ OWN = re.compile(r"^(tradewatch_model_|tradewatch_ai_)")
 
 
 def make(tmp_path: Path, **overrides) -> ModelExporter:
-    values = {"http.port": 0, "journal.path": str(tmp_path / "journal"), "reference.size": 200,
-              "drift.min_samples": 100, "drift.interval": 3600, "ai.monthly_budget_usd": 500.0,
-              "log.level": "warning", **overrides}
+    values = {
+        "http.port": 0,
+        "journal.path": str(tmp_path / "journal"),
+        "reference.size": 200,
+        "drift.min_samples": 100,
+        "drift.interval": 3600,
+        "ai.monthly_budget_usd": 500.0,
+        "log.level": "warning",
+        **overrides,
+    }
     return ModelExporter(cfg.load(settings(), None, environ={}, overrides=values))
 
 
@@ -83,7 +90,7 @@ def test_ingest_and_scrape(running):
     exp, url = running()
     events = [*stream(600, seed=3, shift_after=300), ai_call(1700000100.0, cost=0.25)]
     for i in range(0, len(events), 250):
-        r = post(url, events[i:i + 250])
+        r = post(url, events[i : i + 250])
         assert r.status_code == 200 and r.json()["rejected"] == []
     exp.drift.run()
     s = samples(scrape(url))
@@ -104,30 +111,52 @@ def test_bad_input_is_rejected_with_reasons_counted_and_survived(running):
     _exp, url = running()
     r = post(url, b"{not json")
     assert r.status_code == 400 and r.json()["rejected"][0]["reason"] == "invalid_json"
-    r = post(url, [prediction("ok", 1_700_000_000.0), {"type": "prediction", "ts": 1, "event_id": "b"},
-                   {"type": "outcome", "ts": "soon", "event_id": "c", "model": "m", "prediction_id": "x",
-                    "actual": "up"}, 42])
+    r = post(
+        url,
+        [
+            prediction("ok", 1_700_000_000.0),
+            {"type": "prediction", "ts": 1, "event_id": "b"},
+            {"type": "outcome", "ts": "soon", "event_id": "c", "model": "m", "prediction_id": "x", "actual": "up"},
+            42,
+        ],
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["accepted"] == 1
     assert [(x["index"], x["reason"]) for x in body["rejected"]] == [
-        (1, "missing_field"), (2, "invalid_timestamp"), (3, "not_an_object")]
+        (1, "missing_field"),
+        (2, "invalid_timestamp"),
+        (3, "not_an_object"),
+    ]
     assert all(x["message"] for x in body["rejected"])
     bad = prediction("p", 1.0, features={"x": [1]})
     r = post(url, [bad, {**bad, "event_id": "q", "features": {}, "confidence": 7}])
     assert r.status_code == 422
     assert [x["reason"] for x in r.json()["rejected"]] == ["wrong_type", "out_of_range"]
     # NaN features are accepted as missing (lenient encoders send them); NaN confidence is not.
-    r = post(url, b'{"type":"prediction","ts":5,"event_id":"n1","model":"m","model_version":"v1",'
-                  b'"prediction_id":"n1","features":{"x":NaN},"predicted":"up","latency_seconds":0.1}')
+    r = post(
+        url,
+        b'{"type":"prediction","ts":5,"event_id":"n1","model":"m","model_version":"v1",'
+        b'"prediction_id":"n1","features":{"x":NaN},"predicted":"up","latency_seconds":0.1}',
+    )
     assert r.status_code == 200 and r.json()["accepted"] == 1
-    r = post(url, b'{"type":"prediction","ts":5,"event_id":"n2","model":"m","model_version":"v1",'
-                  b'"prediction_id":"n2","features":{},"predicted":"up","confidence":NaN,"latency_seconds":0.1}')
+    r = post(
+        url,
+        b'{"type":"prediction","ts":5,"event_id":"n2","model":"m","model_version":"v1",'
+        b'"prediction_id":"n2","features":{},"predicted":"up","confidence":NaN,"latency_seconds":0.1}',
+    )
     assert r.status_code == 422 and r.json()["rejected"][0]["reason"] == "non_finite"
     assert post(url, [prediction("ok", 1_700_000_000.0)]).json()["duplicates"] == 0  # new event_id
     s = samples(scrape(url))
-    for reason, n in {"invalid_json": 1, "missing_field": 1, "invalid_timestamp": 1, "not_an_object": 1,
-                      "wrong_type": 1, "out_of_range": 1, "non_finite": 1}.items():
+    for reason, n in {
+        "invalid_json": 1,
+        "missing_field": 1,
+        "invalid_timestamp": 1,
+        "not_an_object": 1,
+        "wrong_type": 1,
+        "out_of_range": 1,
+        "non_finite": 1,
+    }.items():
         assert s[f'tradewatch_events_rejected_total{{reason="{reason}"}}'] == n, reason
     assert s['tradewatch_events_accepted_total{type="prediction"}'] == 3
     assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
@@ -150,7 +179,7 @@ def test_replay_restores_state_exactly(tmp_path, shutdown):
     events = stream(900, seed=4, shift_after=450)
     events += [ai_call(1_700_000_000.0 + i, cost=0.01) for i in range(20)]
     for i in range(0, len(events), 200):
-        assert post(url, events[i:i + 200]).status_code == 200
+        assert post(url, events[i : i + 200]).status_code == 200
     first.ingestor.maintain()  # takes the snapshot (700 events due), so replay = snapshot + journal tail
     assert post(url, stream(50, seed=9)).status_code == 200
     first.drift.run()
@@ -175,20 +204,30 @@ def test_replay_restores_state_exactly(tmp_path, shutdown):
 
 
 def _golden_exposition() -> str:
-    state = ModelState(FoldSettings(reference_size=300, drift_window=300, performance_window=100,
-                                    prices={"openai/gpt-4o": Price(0.0025, 0.01)}))
+    state = ModelState(
+        FoldSettings(
+            reference_size=300, drift_window=300, performance_window=100, prices={"openai/gpt-4o": Price(0.0025, 0.01)}
+        )
+    )
     events = stream(600, seed=21, shift_after=300)
-    events += [prediction(f"r{i}", 1_700_000_000.0 + i, 2.0 + i % 3, model="vol", version="3",
-                          latency=0.002 * i) for i in range(10)]
+    events += [
+        prediction(f"r{i}", 1_700_000_000.0 + i, 2.0 + i % 3, model="vol", version="3", latency=0.002 * i)
+        for i in range(10)
+    ]
     events += [outcome(f"r{i}", 1_700_000_030.0 + i, 2.5, model="vol", pnl=i - 4.5) for i in range(10)]
-    events += [ai_call(1_700_000_000.0 + 60 * i, status=["ok", "error", "timeout", "rate_limited"][i % 4])
-               for i in range(8)]
+    events += [
+        ai_call(1_700_000_000.0 + 60 * i, status=["ok", "error", "timeout", "rate_limited"][i % 4]) for i in range(8)
+    ]
     state.apply_many(events)
     engine = DriftEngine(state, DriftSettings(min_samples=100), clock=lambda: 1_700_001_000.0)
     engine.run()
     registry = CollectorRegistry()
-    for c in (PredictionsCollector(state), PerformanceCollector(state), DriftCollector(state, engine),
-              AICostCollector(state, 250.0)):
+    for c in (
+        PredictionsCollector(state),
+        PerformanceCollector(state),
+        DriftCollector(state, engine),
+        AICostCollector(state, 250.0),
+    ):
         registry.register(c)
     text = generate_latest(registry).decode()
     return re.sub(r"(tradewatch_model_drift_computation_seconds\{[^}]*\}) .*", r"\1 <duration>", text)
@@ -224,8 +263,7 @@ def test_promtool_accepts_the_exposition(running):
     exp.drift.run()
     text = scrape(url)
     assert "tradewatch_model_feature_psi" in text
-    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -237,10 +275,19 @@ def _free_port() -> int:
 
 def test_real_process_serves_ingests_and_stops_on_sigterm(tmp_path):
     port = _free_port()
-    env = {**os.environ, "TRADEWATCH_JOURNAL_PATH": str(tmp_path / "j"), "TRADEWATCH_DRIFT_INTERVAL": "1s",
-           "TRADEWATCH_REFERENCE_SIZE": "100", "TRADEWATCH_DRIFT_MIN_SAMPLES": "50"}
-    proc = subprocess.Popen([sys.executable, "-m", "tradewatch", "model-exporter", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "TRADEWATCH_JOURNAL_PATH": str(tmp_path / "j"),
+        "TRADEWATCH_DRIFT_INTERVAL": "1s",
+        "TRADEWATCH_REFERENCE_SIZE": "100",
+        "TRADEWATCH_DRIFT_MIN_SAMPLES": "50",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradewatch", "model-exporter", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

@@ -19,13 +19,28 @@ def events(start: int, n: int) -> Iterator[dict[str, Any]]:
     """Predictions for three models with outcomes for half of them; a few unknown outcomes."""
     for i in range(start, start + n):
         model = ("a", "b", "c")[i % 3]
-        yield {"type": "prediction", "ts": 1e9 + i * 0.01, "event_id": str(i), "model": model,
-               "model_version": "1", "prediction_id": f"p{i}", "predicted": "up" if i % 5 else "down",
-               "confidence": (i % 97) / 97, "latency_seconds": 0.001 * (i % 50),
-               "features": {"x": ((i * 7919) % 1000) / 1000.0, "y": float(i % 13), "c": "abc"[i % 3]}}
+        yield {
+            "type": "prediction",
+            "ts": 1e9 + i * 0.01,
+            "event_id": str(i),
+            "model": model,
+            "model_version": "1",
+            "prediction_id": f"p{i}",
+            "predicted": "up" if i % 5 else "down",
+            "confidence": (i % 97) / 97,
+            "latency_seconds": 0.001 * (i % 50),
+            "features": {"x": ((i * 7919) % 1000) / 1000.0, "y": float(i % 13), "c": "abc"[i % 3]},
+        }
         if i % 2 == 0:
-            yield {"type": "outcome", "ts": 1e9 + i * 0.01 + 1, "event_id": f"o{i}", "model": model,
-                   "prediction_id": f"p{i - 600}" if i % 1000 else f"gone{i}", "actual": "up", "pnl": 1.0}
+            yield {
+                "type": "outcome",
+                "ts": 1e9 + i * 0.01 + 1,
+                "event_id": f"o{i}",
+                "model": model,
+                "prediction_id": f"p{i - 600}" if i % 1000 else f"gone{i}",
+                "actual": "up",
+                "pnl": 1.0,
+            }
 
 
 def rss() -> int:
@@ -34,8 +49,15 @@ def rss() -> int:
 
 
 def test_a_million_predictions_in_bounded_memory():
-    state = ModelState(FoldSettings(pending_max=PENDING_MAX, drift_window=WINDOW, reference_size=1000,
-                                    performance_window=1000, pending_ttl_seconds=3600))
+    state = ModelState(
+        FoldSettings(
+            pending_max=PENDING_MAX,
+            drift_window=WINDOW,
+            reference_size=1000,
+            performance_window=1000,
+            pending_ttl_seconds=3600,
+        )
+    )
     started = time.monotonic()
     state.apply_many(events(0, 200_000))
     warm = rss()

@@ -23,12 +23,14 @@ def fold(events, **kw) -> ModelState:
 
 
 def test_outcomes_join_by_prediction_id_including_late_ones():
-    state = fold([
-        prediction("p1", T0, "up", confidence=0.8),
-        prediction("p2", T0 + 1, "down", confidence=0.6),
-        outcome("p2", T0 + 3, "down"),
-        outcome("p1", T0 + 7200, "down"),  # two hours late, within the 24 h TTL
-    ])
+    state = fold(
+        [
+            prediction("p1", T0, "up", confidence=0.8),
+            prediction("p2", T0 + 1, "down", confidence=0.6),
+            outcome("p2", T0 + 3, "down"),
+            outcome("p1", T0 + 7200, "down"),  # two hours late, within the 24 h TTL
+        ]
+    )
     m = state.by_model["m"]
     assert m.pending == 0 and m.expired == 0 and m.unknown == 0
     assert m.lag.count == 2 and m.lag.sum == pytest.approx(2 + 7200)
@@ -37,16 +39,22 @@ def test_outcomes_join_by_prediction_id_including_late_ones():
 
 
 def test_unknown_prediction_ids_are_counted_per_model():
-    state = fold([prediction("p1", T0), outcome("nope", T0 + 1, "up"), outcome("p1", T0 + 2, "up"),
-                  outcome("p1", T0 + 3, "up"), outcome("x", T0 + 4, "up", model="other")])
+    state = fold(
+        [
+            prediction("p1", T0),
+            outcome("nope", T0 + 1, "up"),
+            outcome("p1", T0 + 2, "up"),
+            outcome("p1", T0 + 3, "up"),
+            outcome("x", T0 + 4, "up", model="other"),
+        ]
+    )
     assert state.by_model["m"].unknown == 2  # never seen; and p1 a second time
     assert state.by_model["other"].unknown == 1
     assert state.by_model["m"].performance().outcomes == 1
 
 
 def test_pending_expire_by_event_time_and_late_outcome_is_then_unknown():
-    state = fold([prediction("p1", T0), prediction("p2", T0 + 50), prediction("p3", T0 + 100)],
-                 pending_ttl_seconds=60)
+    state = fold([prediction("p1", T0), prediction("p2", T0 + 50), prediction("p3", T0 + 100)], pending_ttl_seconds=60)
     m = state.by_model["m"]
     assert (m.pending, m.expired) == (2, 1)  # p1 is older than 100 - 60
     state.apply(outcome("p1", T0 + 101, "up"))
@@ -68,11 +76,15 @@ def test_pending_cap_drops_the_oldest_as_expired():
 
 def test_classifier_performance_numbers():
     events = []
-    rows = [("up", "up", 0.9, 5.0), ("up", "down", 0.8, -2.0), ("down", "down", 0.7, 1.0),
-            ("down", "up", 0.6, -1.0), ("up", "up", 0.95, 3.0)]
+    rows = [
+        ("up", "up", 0.9, 5.0),
+        ("up", "down", 0.8, -2.0),
+        ("down", "down", 0.7, 1.0),
+        ("down", "up", 0.6, -1.0),
+        ("up", "up", 0.95, 3.0),
+    ]
     for i, (pred, act, conf, pnl) in enumerate(rows):
-        events += [prediction(f"p{i}", T0 + i, pred, confidence=conf),
-                   outcome(f"p{i}", T0 + i + 1, act, pnl=pnl)]
+        events += [prediction(f"p{i}", T0 + i, pred, confidence=conf), outcome(f"p{i}", T0 + i + 1, act, pnl=pnl)]
     perf = fold(events).by_model["m"].performance()
     assert perf.accuracy == pytest.approx(3 / 5)
     assert perf.precision == pytest.approx({"up": 2 / 3, "down": 1 / 2})
@@ -137,9 +149,11 @@ def test_drift_windows_are_bounded_ring_buffers():
 
 def test_missing_and_wrong_typed_features_are_nan_in_the_window():
     events = [prediction(f"r{i}", T0 + i, features={"x": float(i), "c": "a"}) for i in range(10)]
-    events += [prediction("a", T0 + 20, features={"x": None, "c": None}),
-               prediction("b", T0 + 21, features={"x": "text", "c": 3}),
-               prediction("c", T0 + 22, features={})]
+    events += [
+        prediction("a", T0 + 20, features={"x": None, "c": None}),
+        prediction("b", T0 + 21, features={"x": "text", "c": 3}),
+        prediction("c", T0 + 22, features={}),
+    ]
     m = fold(events, reference_size=10).by_model["m"]
     x = m.numeric["x"].values()
     assert np.isnan(x).all()
@@ -148,8 +162,9 @@ def test_missing_and_wrong_typed_features_are_nan_in_the_window():
 
 
 def test_label_caps_use_overflow():
-    events = [prediction(f"p{i}", T0 + i, f"class{i % 5}", model=f"model{i % 4}", version=f"v{i % 3}")
-              for i in range(60)]
+    events = [
+        prediction(f"p{i}", T0 + i, f"class{i % 5}", model=f"model{i % 4}", version=f"v{i % 3}") for i in range(60)
+    ]
     state = fold(events, max_models=2, max_versions=2, max_classes=3)
     assert list(state.by_model) == ["model0", "model1", OVERFLOW]
     labels = {k for m in state.by_model.values() for k in m.predictions}
@@ -161,13 +176,16 @@ def test_label_caps_use_overflow():
 def test_ai_cost_given_or_priced_and_projected_from_the_last_24h():
     prices = {"openai/gpt-4o": Price(0.0025, 0.01), "local/*": Price(0.0, 0.0)}
     day = 86400.0
-    state = fold([
-        ai_call(T0, prompt=1000, completion=100, cost=None),  # 0.0025 + 0.001 = 0.0035
-        ai_call(T0 + 10, cost=1.0, status="timeout"),
-        ai_call(T0 + day + 60, provider="local", model="llama", prompt=500, completion=5),
-        ai_call(T0 + day + 120, provider="anthropic", model="claude-x", cost=None),  # unpriced: 0
-        ai_call(T0 + day + 180, cost=2.0, status="rate_limited", latency=12.0),
-    ], prices=prices)
+    state = fold(
+        [
+            ai_call(T0, prompt=1000, completion=100, cost=None),  # 0.0025 + 0.001 = 0.0035
+            ai_call(T0 + 10, cost=1.0, status="timeout"),
+            ai_call(T0 + day + 60, provider="local", model="llama", prompt=500, completion=5),
+            ai_call(T0 + day + 120, provider="anthropic", model="claude-x", cost=None),  # unpriced: 0
+            ai_call(T0 + day + 180, cost=2.0, status="rate_limited", latency=12.0),
+        ],
+        prices=prices,
+    )
     assert state.ai_cost[("openai", "gpt-4o")] == pytest.approx(3.0035)
     assert state.ai_cost[("anthropic", "claude-x")] == 0.0 and state.unpriced == {"anthropic/claude-x": 1}
     assert state.ai_calls[("openai", "gpt-4o", "timeout")] == 1
@@ -192,8 +210,10 @@ def test_snapshot_round_trip_is_exact():
 
 def test_reference_files_jsonl_and_csv(tmp_path):
     jsonl = tmp_path / "ref.jsonl"
-    jsonl.write_bytes(b'{"features": {"x": 1.0, "c": "a"}, "predicted": "up", "ts": "2026-01-01T00:00:00Z"}\n'
-                      b'{"x": 2.5, "c": "b", "predicted": "down", "ts": 1767225660}\n\n')
+    jsonl.write_bytes(
+        b'{"features": {"x": 1.0, "c": "a"}, "predicted": "up", "ts": "2026-01-01T00:00:00Z"}\n'
+        b'{"x": 2.5, "c": "b", "predicted": "down", "ts": 1767225660}\n\n'
+    )
     ref = load_reference(jsonl, max_features=10, max_categories=10)
     assert (ref.source, ref.rows, ref.kinds) == ("file", 2, {"x": "numeric", "c": "categorical"})
     assert (ref.start, ref.end) == (1767225600.0, 1767225660.0)
@@ -206,10 +226,18 @@ def test_reference_files_jsonl_and_csv(tmp_path):
     assert ref.categorical["c"] == {"a": 2, "b": 1}
     assert list(ref.predicted_values) == [0.2, 0.4, 0.1]
     log = tmp_path / "events.jsonl"  # a recorded event log: other types and models are skipped
-    log.write_bytes(b"\n".join(orjson.dumps(e) for e in [
-        prediction("a", T0, "up", features={"x": 1.0}), outcome("a", T0 + 1, "up"), ai_call(T0),
-        prediction("b", T0 + 2, "down", features={"x": 2.0}, model="other"),
-        prediction("c", T0 + 3, "down", features={"x": 3.0})]))
+    log.write_bytes(
+        b"\n".join(
+            orjson.dumps(e)
+            for e in [
+                prediction("a", T0, "up", features={"x": 1.0}),
+                outcome("a", T0 + 1, "up"),
+                ai_call(T0),
+                prediction("b", T0 + 2, "down", features={"x": 2.0}, model="other"),
+                prediction("c", T0 + 3, "down", features={"x": 3.0}),
+            ]
+        )
+    )
     ref = load_reference(log, max_features=10, max_categories=10, model="m")
     assert ref.rows == 2 and list(ref.numeric["x"]) == [1.0, 3.0] and (ref.start, ref.end) == (T0, T0 + 3)
     bad = tmp_path / "bad.jsonl"

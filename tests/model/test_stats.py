@@ -65,8 +65,12 @@ def test_ks_statistic_is_the_largest_ecdf_gap_and_pvalue_is_scipys():
     rng = np.random.default_rng(3)
     a, b = rng.normal(0, 1, 300), rng.normal(0.2, 1, 400)
     grid = np.concatenate([a, b])
-    gap = np.max(np.abs(np.searchsorted(np.sort(a), grid, side="right") / a.size
-                        - np.searchsorted(np.sort(b), grid, side="right") / b.size))
+    gap = np.max(
+        np.abs(
+            np.searchsorted(np.sort(a), grid, side="right") / a.size
+            - np.searchsorted(np.sort(b), grid, side="right") / b.size
+        )
+    )
     statistic, p = stats.ks(a, np.concatenate([b, [np.nan]]))
     assert statistic == pytest.approx(gap)
     assert p == pytest.approx(sps.ks_2samp(a, b).pvalue)
@@ -83,7 +87,8 @@ def test_chi2_pvalue_by_hand_for_two_degrees_of_freedom():
 
 def test_chi2_drops_empty_categories_and_handles_one_category():
     assert stats.chi2_pvalue(np.array([10, 0, 30]), np.array([20, 0, 20])) == pytest.approx(
-        stats.chi2_pvalue(np.array([10, 30]), np.array([20, 20])))
+        stats.chi2_pvalue(np.array([10, 30]), np.array([20, 20]))
+    )
     assert stats.chi2_pvalue(np.array([5]), np.array([9])) == 1.0
 
 

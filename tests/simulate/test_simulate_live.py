@@ -38,11 +38,27 @@ def exporters(tmp_path: Path):
     from tradewatch.trading.settings import settings as trading_settings
 
     token = "sim-test-token"
-    trading = build_trading(cfg.load(trading_settings(), None, environ={}, overrides={
-        "http.port": 0, "journal.path": str(tmp_path / "trading"), "ingest.token": token}))
-    model = ModelExporter(cfg.load(model_settings(), None, environ={}, overrides={
-        "http.port": 0, "journal.path": str(tmp_path / "model"), "ingest.token": token,
-        "log.level": "warning"}))
+    trading = build_trading(
+        cfg.load(
+            trading_settings(),
+            None,
+            environ={},
+            overrides={"http.port": 0, "journal.path": str(tmp_path / "trading"), "ingest.token": token},
+        )
+    )
+    model = ModelExporter(
+        cfg.load(
+            model_settings(),
+            None,
+            environ={},
+            overrides={
+                "http.port": 0,
+                "journal.path": str(tmp_path / "model"),
+                "ingest.token": token,
+                "log.level": "warning",
+            },
+        )
+    )
     urls = (f"http://127.0.0.1:{trading.start()}", f"http://127.0.0.1:{model.start()}")
     yield (*urls, token)
     trading.stop()
@@ -80,6 +96,7 @@ def test_run_paces_on_the_wall_clock(tmp_path: Path) -> None:
     events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert len(events) == sent > 0 and sim.pacing_elapsed == pytest.approx(1.0)
     assert 0.9 < took < 3.0
+
     # Freshness stamps follow the wall clock; trading timestamps run 60x faster.
     def stamps(etype: str, key: str = "ts") -> list[float]:
         return [datetime.fromisoformat(e[key]).timestamp() for e in events if e["type"] == etype]
@@ -93,10 +110,33 @@ def test_run_paces_on_the_wall_clock(tmp_path: Path) -> None:
 def test_cli_is_reproducible_with_seed_and_start() -> None:
     def run() -> bytes:
         result = subprocess.run(
-            [sys.executable, "-m", "tradewatch", "simulate", "--stdout", "--scenario", "exchange-outage",
-             "--warmup", "0.2", "--incident", "0.5", "--duration", "1", "--rate", "10", "--speed", "60",
-             "--seed", "9", "--start", "2026-01-05T14:30:00Z"],
-            capture_output=True, timeout=60, check=True)
+            [
+                sys.executable,
+                "-m",
+                "tradewatch",
+                "simulate",
+                "--stdout",
+                "--scenario",
+                "exchange-outage",
+                "--warmup",
+                "0.2",
+                "--incident",
+                "0.5",
+                "--duration",
+                "1",
+                "--rate",
+                "10",
+                "--speed",
+                "60",
+                "--seed",
+                "9",
+                "--start",
+                "2026-01-05T14:30:00Z",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
         logs = [orjson.loads(line) for line in result.stderr.splitlines()]
         assert {line["service"] for line in logs} == {"simulator"}
         assert any(line["event"] == "scenario exchange-outage started" for line in logs)
@@ -115,8 +155,20 @@ def test_cli_help_lists_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["simulate", "--help"])
     out = capsys.readouterr().out
-    for name in ("normal", "flash-crash", "exchange-outage", "stale-feed", "slow-execution", "model-drift",
-                 "ai-cost-spike", "--trading-url", "--model-url", "--speed", "--seed", "--warmup"):
+    for name in (
+        "normal",
+        "flash-crash",
+        "exchange-outage",
+        "stale-feed",
+        "slow-execution",
+        "model-drift",
+        "ai-cost-spike",
+        "--trading-url",
+        "--model-url",
+        "--speed",
+        "--seed",
+        "--warmup",
+    ):
         assert name in out
 
 
@@ -126,14 +178,26 @@ def test_cli_journal_mode_writes_both_journals(tmp_path: Path, capfd: pytest.Cap
     from tradewatch.cli import main
 
     with captured_logs("simulator", "info"):  # restores the logging set-up the command changes
-        code = main(["simulate", "--journal-dir", str(tmp_path), "--duration", "0.5", "--rate", "20",
-                     "--speed", "60", "--seed", "4"])
+        code = main(
+            [
+                "simulate",
+                "--journal-dir",
+                str(tmp_path),
+                "--duration",
+                "0.5",
+                "--rate",
+                "20",
+                "--speed",
+                "60",
+                "--seed",
+                "4",
+            ]
+        )
     assert code == 0
     trading = [orjson.loads(line) for line in (tmp_path / "trading.jsonl").read_bytes().splitlines()]
     model = [orjson.loads(line) for line in (tmp_path / "model.jsonl").read_bytes().splitlines()]
     assert trading and model
     assert {e["type"] for e in model} <= {"prediction", "outcome", "ai_call"}
     assert not {e["type"] for e in trading} & {"prediction", "outcome", "ai_call"}
-    finished = [orjson.loads(line) for line in capfd.readouterr().out.splitlines()
-                if "simulation finished" in line]
+    finished = [orjson.loads(line) for line in capfd.readouterr().out.splitlines() if "simulation finished" in line]
     assert finished and finished[0]["events"] == len(trading) + len(model)

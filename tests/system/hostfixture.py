@@ -82,8 +82,7 @@ class FixtureSource:
     def process_stats(self, pid: int, create_time: float) -> ProcessStats | None:
         for p in self.data["processes"]:
             if p["pid"] == pid and p["create_time"] == create_time:
-                return ProcessStats(pid, p["cpu_user"], p["cpu_system"], p["rss"], p["threads"], p["fds"],
-                                    create_time)
+                return ProcessStats(pid, p["cpu_user"], p["cpu_system"], p["rss"], p["threads"], p["fds"], create_time)
         return None
 
 

@@ -24,14 +24,25 @@ def source() -> FixtureSource:
 
 
 def default_fs(source: FixtureSource) -> FilesystemCollector:
-    return FilesystemCollector(source, NameFilter(exclude=settings.DEFAULT_MOUNTPOINTS_EXCLUDE),
-                               NameFilter(exclude=settings.DEFAULT_FSTYPES_EXCLUDE))
+    return FilesystemCollector(
+        source,
+        NameFilter(exclude=settings.DEFAULT_MOUNTPOINTS_EXCLUDE),
+        NameFilter(exclude=settings.DEFAULT_FSTYPES_EXCLUDE),
+    )
 
 
 def test_cpu_modes_exclude_guest_time_counted_in_user(source):
     got = values(CpuCollector(source), "tradewatch_host_cpu_seconds_total", "mode")
-    assert got == {"user": 1234.5, "nice": 1.5, "system": 321.25, "idle": 98765.0, "iowait": 12.0,
-                   "irq": 0.5, "softirq": 3.25, "steal": 0.0}
+    assert got == {
+        "user": 1234.5,
+        "nice": 1.5,
+        "system": 321.25,
+        "idle": 98765.0,
+        "iowait": 12.0,
+        "irq": 0.5,
+        "softirq": 3.25,
+        "steal": 0.0,
+    }
     all_samples = samples(CpuCollector(source))
     assert all_samples[("tradewatch_host_cpus", ())] == 8
     assert all_samples[("tradewatch_host_load1", ())] == 0.5
@@ -70,8 +81,11 @@ def test_filesystem_default_filters_drop_pseudo_and_container_mounts(source):
 
 def test_filesystem_overmount_reports_the_mount_in_effect_once(source):
     got = samples(default_fs(source))
-    data = [labels for name, labels in got if name == "tradewatch_host_filesystem_size_bytes"
-            and dict(labels)["mountpoint"] == "/data"]
+    data = [
+        labels
+        for name, labels in got
+        if name == "tradewatch_host_filesystem_size_bytes" and dict(labels)["mountpoint"] == "/data"
+    ]
     assert data == [(("device", "/dev/nvme1n1p1"), ("fstype", "ext4"), ("mountpoint", "/data"))]
 
 
@@ -110,14 +124,22 @@ def test_network_counters_and_default_exclude_of_container_veths(source):
     got = samples(collector)
     eth0 = (("interface", "eth0"),)
     expected = {
-        "receive_bytes": 987654321, "transmit_bytes": 123456789, "receive_packets": 200000,
-        "transmit_packets": 100000, "receive_errors": 3, "transmit_errors": 1, "receive_drop": 7,
+        "receive_bytes": 987654321,
+        "transmit_bytes": 123456789,
+        "receive_packets": 200000,
+        "transmit_packets": 100000,
+        "receive_errors": 3,
+        "transmit_errors": 1,
+        "receive_drop": 7,
         "transmit_drop": 2,
     }
     for suffix, value in expected.items():
         assert got[(f"tradewatch_host_network_{suffix}_total", eth0)] == value
     assert set(values(collector, "tradewatch_host_network_receive_bytes_total", "interface")) == {
-        "lo", "eth0", "docker0"}
+        "lo",
+        "eth0",
+        "docker0",
+    }
 
 
 def test_network_include_only_named_interfaces(source):
@@ -128,7 +150,13 @@ def test_network_include_only_named_interfaces(source):
 def test_processes_states_fds_boot_time(source):
     collector = ProcessesCollector(source)
     assert values(collector, "tradewatch_host_processes", "state") == {
-        "running": 2, "sleeping": 180, "disk_sleep": 1, "zombie": 3, "stopped": 0, "idle": 40}
+        "running": 2,
+        "sleeping": 180,
+        "disk_sleep": 1,
+        "zombie": 3,
+        "stopped": 0,
+        "idle": 40,
+    }
     got = samples(collector)
     assert got[("tradewatch_host_open_fds", ())] == 4128
     assert got[("tradewatch_host_boot_time_seconds", ())] == 1700000000.0
@@ -162,8 +190,7 @@ def test_components_aggregate_matching_processes(source):
     collector = ComponentsCollector(source, [*RULES, Rule("ghost", name="no-such-process")], 60, Clock())
     got = samples(collector)
     strategy = (("component", "strategy"),)
-    assert values(collector, "tradewatch_component_up", "component") == {
-        "strategy": 1, "db": 1, "risk": 1, "ghost": 0}
+    assert values(collector, "tradewatch_component_up", "component") == {"strategy": 1, "db": 1, "risk": 1, "ghost": 0}
     assert got[("tradewatch_component_processes", strategy)] == 2
     cpu = "tradewatch_component_cpu_seconds_total"
     assert got[(cpu, (("component", "strategy"), ("mode", "user")))] == 180.5
@@ -192,9 +219,19 @@ def test_components_rescan_only_when_needed(source):
     assert source.scans == 2
 
     # A new worker appears: picked up by the periodic rescan, not before.
-    source.data["processes"].append({"pid": 4102, "name": "python3", "cmdline": "python3 -m bot.strategy",
-                                     "create_time": 1700003000.0, "cpu_user": 1.0, "cpu_system": 1.0,
-                                     "rss": 1000, "threads": 1, "fds": 5})
+    source.data["processes"].append(
+        {
+            "pid": 4102,
+            "name": "python3",
+            "cmdline": "python3 -m bot.strategy",
+            "create_time": 1700003000.0,
+            "cpu_user": 1.0,
+            "cpu_system": 1.0,
+            "rss": 1000,
+            "threads": 1,
+            "fds": 5,
+        }
+    )
     clock.now += 5
     assert values(collector, "tradewatch_component_processes", "component")["strategy"] == 1
     clock.now += 60

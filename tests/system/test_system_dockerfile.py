@@ -61,7 +61,7 @@ def test_runtime_stage_runs_the_cli_as_a_fixed_non_root_user():
 
 def healthcheck_command() -> list[str]:
     (rest,) = [rest for word, rest in final_stage() if word == "HEALTHCHECK"]
-    return json.loads(rest[rest.index("CMD") + 3:].strip())
+    return json.loads(rest[rest.index("CMD") + 3 :].strip())
 
 
 def test_healthcheck_passes_against_a_live_exporter_and_fails_without_one():
@@ -92,15 +92,24 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 
 def test_dockerignore_sends_only_what_the_build_copies():
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     copied = [rest.split()[:-1] for word, rest in instructions() if word == "COPY" and "--from" not in rest]
     sources = [src for srcs in copied for src in srcs]
     assert sources == ["pyproject.toml", "README.md", "exporters"]
     for src in sources:
         assert (ROOT / src).exists() and not _ignored(src, patterns), src
-    kept_out = (".env", "secrets/slack_webhook_url", ".venv/bin/python", ".git/config", "tests/conftest.py",
-                "exporters/tradewatch/__pycache__")
+    kept_out = (
+        ".env",
+        "secrets/slack_webhook_url",
+        ".venv/bin/python",
+        ".git/config",
+        "tests/conftest.py",
+        "exporters/tradewatch/__pycache__",
+    )
     for secret in kept_out:
         assert _ignored(secret, patterns), secret
 
@@ -109,7 +118,11 @@ def test_image_builds_where_an_engine_runs():
     docker = shutil.which("docker")
     if not docker or subprocess.run([docker, "info"], capture_output=True, timeout=20).returncode != 0:
         pytest.skip("no Docker engine answers here; the Dockerfile is checked statically above")
-    result = subprocess.run([docker, "build", "-q", "-f", "exporters/Dockerfile", "-t",
-                             "tradewatch/exporters:test", "."], cwd=ROOT, capture_output=True, text=True,
-                            timeout=900)
+    result = subprocess.run(
+        [docker, "build", "-q", "-f", "exporters/Dockerfile", "-t", "tradewatch/exporters:test", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]

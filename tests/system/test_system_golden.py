@@ -84,6 +84,5 @@ def test_golden_names_are_in_the_catalog(root):
 
 def test_golden_passes_promtool():
     promtool = require_binary("promtool")
-    result = subprocess.run([promtool, "check", "metrics"], input=GOLDEN.read_bytes(), capture_output=True,
-                            timeout=30)
+    result = subprocess.run([promtool, "check", "metrics"], input=GOLDEN.read_bytes(), capture_output=True, timeout=30)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

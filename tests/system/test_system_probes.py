@@ -81,11 +81,24 @@ def test_collect_never_waits_for_a_probe_in_flight(http_target):
 
 
 def test_required_probe_drives_readiness(listener):
-    config = cfg.load(settings.settings(), None, environ={}, overrides={"probes": [
-        {"name": "db", "kind": "tcp", "target": listener.target, "interval": "1s", "timeout": "500ms",
-         "required": True},
-        {"name": "optional", "kind": "tcp", "target": "127.0.0.1:1", "interval": "1s", "timeout": "500ms"},
-    ]})
+    config = cfg.load(
+        settings.settings(),
+        None,
+        environ={},
+        overrides={
+            "probes": [
+                {
+                    "name": "db",
+                    "kind": "tcp",
+                    "target": listener.target,
+                    "interval": "1s",
+                    "timeout": "500ms",
+                    "required": True,
+                },
+                {"name": "optional", "kind": "tcp", "target": "127.0.0.1:1", "interval": "1s", "timeout": "500ms"},
+            ]
+        },
+    )
     exporter = settings.build(config)
     ready, reasons = exporter.readiness.status()
     assert not ready and reasons == {"probe:db": "not run yet"}

@@ -62,9 +62,12 @@ def start(tmp: Path, config: str, env: dict[str, str] | None = None) -> Running:
     path.write_text(config)
     log = tmp / "exporter.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tradewatch", "system-exporter", "--config", str(path),
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tradewatch", "system-exporter", "--config", str(path), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     running = Running(proc, port, log)
     wait_for(lambda: _answers(running), 30, f"exporter did not start; log:\n{_tail(log)}")
     return running
@@ -142,8 +145,11 @@ probes:
 
 
 def test_metrics_are_served_and_every_collector_succeeds(exporter):
-    wait_for(lambda: sample(exporter.metrics(), "tradewatch_probe_success", probe="api") == 1, 10,
-             "the http probe did not report")
+    wait_for(
+        lambda: sample(exporter.metrics(), "tradewatch_probe_success", probe="api") == 1,
+        10,
+        "the http probe did not report",
+    )
     status, headers, body = exporter.get("/metrics")
     text = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -209,8 +215,11 @@ def test_watched_process_exit_shows_component_down(exporter, watched):
     assert sample(exporter.metrics(), "tradewatch_component_up", component="watched") == 1
     child.kill()
     child.wait()
-    wait_for(lambda: sample(exporter.metrics(), "tradewatch_component_up", component="watched") == 0, 10,
-             "component still up after its process exited")
+    wait_for(
+        lambda: sample(exporter.metrics(), "tradewatch_component_up", component="watched") == 0,
+        10,
+        "component still up after its process exited",
+    )
 
 
 def test_unreadable_procfs_fails_readiness_not_the_scrape_then_sigterm_stops_quickly(tmp_path):

@@ -34,7 +34,8 @@ def test_open_fds_loadavg_and_mounts_from_procfs(restore_procfs):
     assert source.open_fds() == 4128
     assert source.getloadavg() == (0.42, 0.33, 0.25)
     assert source.disk_partitions() == [
-        Mount("/dev/sda2", "/", "ext4"), Mount("proc", "/proc", "proc"),
+        Mount("/dev/sda2", "/", "ext4"),
+        Mount("proc", "/proc", "proc"),
         Mount("/dev/sdb1", "/mnt/backup disk", "ext4"),
     ]
 
@@ -71,7 +72,12 @@ def test_memory_network_and_disk_counters_from_procfs_in_psutil_units(restore_pr
     assert set(disks) == {"sda", "sda1", "nvme0n1", "hda1", "loop0"}
     sda = disks["sda"]
     assert (sda.read_count, sda.write_count, sda.read_bytes, sda.write_bytes, sda.busy_time) == (
-        1000, 2000, 80000 * 512, 160000 * 512, 1500)
+        1000,
+        2000,
+        80000 * 512,
+        160000 * 512,
+        1500,
+    )
     assert disks["nvme0n1"].busy_time == 25250  # 14-field line of older kernels
     assert (disks["hda1"].read_count, disks["hda1"].write_bytes, disks["hda1"].busy_time) == (8, 32 * 512, 0)
 

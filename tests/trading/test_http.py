@@ -47,9 +47,7 @@ def scrape(url: str) -> dict:
 
 
 def post(url, body, content_type="application/json", **headers):
-    return requests.post(
-        url + "/v1/events", data=body, headers={"Content-Type": content_type, **headers}, timeout=10
-    )
+    return requests.post(url + "/v1/events", data=body, headers={"Content-Type": content_type, **headers}, timeout=10)
 
 
 EVENTS = list(event_stream(30))
@@ -190,8 +188,7 @@ def test_huge_body_gets_413_and_is_counted(server):
     port = int(server.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(
-            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 10000000\r\n\r\n"
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
         )
         reply = s.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413")

@@ -44,9 +44,7 @@ class SelfMetrics:
             labels=["version", "python_version", "exporter"],
         )
         info.add_metric([__version__, platform.python_version(), exporter], 1.0)
-        start = GaugeMetricFamily(
-            "tradewatch_exporter_start_time_seconds", "Unix time the exporter process started."
-        )
+        start = GaugeMetricFamily("tradewatch_exporter_start_time_seconds", "Unix time the exporter process started.")
         start.add_metric([], time.time())
         registry.register(_Static([info, start]))
 

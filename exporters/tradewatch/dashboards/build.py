@@ -88,9 +88,7 @@ def render_all(ctx: Context) -> dict[Path, str]:
     out: dict[Path, str] = {}
     for folder, boards in DASHBOARDS.items():
         for stem, build in boards.items():
-            out[(DASHBOARD_DIR / folder / f"{stem}.json").relative_to(REPO_ROOT)] = render_dashboard(
-                build(ctx)
-            )
+            out[(DASHBOARD_DIR / folder / f"{stem}.json").relative_to(REPO_ROOT)] = render_dashboard(build(ctx))
     out[ALERT_RULES_FILE.relative_to(REPO_ROOT)] = _yaml(
         logalerts.rules_file(ctx.runbook_base), "exporters/tradewatch/dashboards/logalerts.py"
     )

@@ -94,8 +94,7 @@ def data_quality(ctx: Context) -> db.Dashboard:
             "Ticks or bars received per second, per symbol.",
             [
                 q(
-                    f"sum by (symbol)"
-                    f" (rate(tradewatch_market_data_ticks_total{{{SYMBOL}}}[$__rate_interval]))",
+                    f"sum by (symbol) (rate(tradewatch_market_data_ticks_total{{{SYMBOL}}}[$__rate_interval]))",
                     "{{symbol}}",
                 )
             ],

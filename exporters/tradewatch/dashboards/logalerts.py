@@ -71,8 +71,7 @@ RULES = (
         "critical",
         "trading",
         "Kill switch engaged ({{ $labels.service }} logs)",
-        f'A log line with event="{KILL_SWITCH_ENGAGED}": a kill switch engaged and trading is halted on '
-        "its account.",
+        f'A log line with event="{KILL_SWITCH_ENGAGED}": a kill switch engaged and trading is halted on its account.',
         "LogKillSwitch",
     ),
     LogRule(

@@ -223,8 +223,7 @@ def model(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         ts(
             "Drifted share of features",
-            "Share of features that drifted; dataset drift is declared at the "
-            "exporter's drift.dataset_share.",
+            "Share of features that drifted; dataset drift is declared at the exporter's drift.dataset_share.",
             [q(f"tradewatch_model_drifted_features_ratio{{{MODEL}}}", "{{model}}")],
             unit="percentunit",
             min_val=0,

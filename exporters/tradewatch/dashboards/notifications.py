@@ -111,8 +111,6 @@ def notifications_file(alertmanager_file: Path = ALERTMANAGER_FILE) -> dict[str,
         "apiVersion": 1,
         "templates": [{"orgId": 1, "name": TEMPLATE_NAME, "template": templates}],
         "contactPoints": contact_points,
-        "muteTimes": [
-            {"orgId": 1, "name": i["name"], "time_intervals": i["time_intervals"]} for i in intervals
-        ],
+        "muteTimes": [{"orgId": 1, "name": i["name"], "time_intervals": i["time_intervals"]} for i in intervals],
         "policies": [{"orgId": 1, **policy}],
     }

@@ -181,8 +181,7 @@ def overview(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         single(
             "Events rejected",
-            "Rejected events per second (5 m rate) of the worst exporter and reason. Red at the "
-            "EventsRejected level.",
+            "Rejected events per second (5 m rate) of the worst exporter and reason. Red at the EventsRejected level.",
             [
                 q(
                     "max(sum by (job, reason) (rate(tradewatch_events_rejected_total[5m]))) or vector(0)",
@@ -259,8 +258,7 @@ def alerts(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         tbl(
             "Firing alerts (Prometheus)",
-            "Every alert instance firing now with its labels. Each alert's "
-            "runbook is docs/runbooks/<alertname>.md.",
+            "Every alert instance firing now with its labels. Each alert's runbook is docs/runbooks/<alertname>.md.",
             [q(FIRING, instant=True, fmt="table")],
             w=24,
             h=8,
@@ -280,9 +278,7 @@ def alerts(ctx: Context) -> db.Dashboard:
         db.Panel()
         .type("alertlist")
         .title("Grafana-managed log alerts")
-        .description(
-            "State of the Grafana-managed alert rules (the Loki log alerts in the TradeWatch folder)."
-        )
+        .description("State of the Grafana-managed alert rules (the Loki log alerts in the TradeWatch folder).")
         .options(
             {
                 "viewMode": "list",

@@ -71,8 +71,7 @@ def system(ctx: Context) -> db.Dashboard:
             "ErrorRateHigh level (per exporter and kind).",
             [
                 q(
-                    "sum by (job) (rate(tradewatch_errors_total[5m])) or sum by (job)"
-                    " (tradewatch_build_info) * 0",
+                    "sum by (job) (rate(tradewatch_errors_total[5m])) or sum by (job) (tradewatch_build_info) * 0",
                     "{{job}}",
                 )
             ],
@@ -110,8 +109,7 @@ def system(ctx: Context) -> db.Dashboard:
             "1 - idle share of CPU time (all CPUs, 5 m). Dashed: the HostHighCpu level.",
             [
                 q(
-                    f'1 - sum by (instance) (rate({cpu}{{mode="idle"}}[5m])) / sum by (instance)'
-                    f" (rate({cpu}[5m]))",
+                    f'1 - sum by (instance) (rate({cpu}{{mode="idle"}}[5m])) / sum by (instance) (rate({cpu}[5m]))',
                     "{{instance}}",
                 )
             ],
@@ -318,9 +316,7 @@ def logs(ctx: Context) -> db.Dashboard:
                 "Correlation ID (structured metadata) to follow one request or event across services; "
                 "the 'Correlation ID trail' panel stays empty until one is entered."
             ),
-            db.TextBoxVariable("search")
-            .label("Line contains")
-            .description("Plain-text filter on the log line."),
+            db.TextBoxVariable("search").label("Line contains").description("Plain-text filter on the log line."),
         ]
     )
     board = board.link(dashboard_link("system", "System health"))
@@ -344,8 +340,7 @@ def logs(ctx: Context) -> db.Dashboard:
             "Error and critical lines per interval by service.",
             [
                 lq(
-                    'sum by (service) (count_over_time({service=~"$service",'
-                    ' level=~"error|critical"} [$__auto]))',
+                    'sum by (service) (count_over_time({service=~"$service", level=~"error|critical"} [$__auto]))',
                     "{{service}}",
                 )
             ],

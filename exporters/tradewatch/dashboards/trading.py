@@ -246,8 +246,7 @@ def trading(ctx: Context) -> db.Dashboard:
             "Signals per second emitted by the strategies, by action.",
             [
                 q(
-                    f"sum by (action)"
-                    f" (rate(tradewatch_trading_signals_total{{{STRATEGY}}}[$__rate_interval]))",
+                    f"sum by (action) (rate(tradewatch_trading_signals_total{{{STRATEGY}}}[$__rate_interval]))",
                     "{{action}}",
                 )
             ],
@@ -294,8 +293,7 @@ def execution(ctx: Context) -> db.Dashboard:
             "Order lifecycle events per second, by status.",
             [
                 q(
-                    f"sum by (status)"
-                    f" (rate(tradewatch_trading_orders_total{{{STRATEGY},{SYMBOL}}}[$__rate_interval]))",
+                    f"sum by (status) (rate(tradewatch_trading_orders_total{{{STRATEGY},{SYMBOL}}}[$__rate_interval]))",
                     "{{status}}",
                 )
             ],
@@ -391,9 +389,7 @@ def execution(ctx: Context) -> db.Dashboard:
             "(dashed); median and p95 come from the histogram buckets (a histogram with negative "
             "buckets has no _sum/_count, so there is no mean).",
             [
-                *quantiles(
-                    f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95), window="5m"
-                ),
+                *quantiles(f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95), window="5m"),
             ],
             unit="none",
             thresholds=rising(None, ctx.t("slippage_high_bps")),
@@ -406,8 +402,7 @@ def execution(ctx: Context) -> db.Dashboard:
             "Fills per slippage bucket (bps) over time, all selected venues.",
             [
                 q(
-                    f"sum by (le)"
-                    f" (increase(tradewatch_trading_slippage_bps_bucket{{{VENUE}}}[$__rate_interval]))",
+                    f"sum by (le) (increase(tradewatch_trading_slippage_bps_bucket{{{VENUE}}}[$__rate_interval]))",
                     "{{le}}",
                     fmt="heatmap",
                 )
@@ -540,12 +535,10 @@ def risk(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         ts(
             "Kill switch activations by reason",
-            "Activations per interval, by reason (daily_loss, drawdown, "
-            "manual, volatility, error_rate, other).",
+            "Activations per interval, by reason (daily_loss, drawdown, manual, volatility, error_rate, other).",
             [
                 q(
-                    "sum by (reason)"
-                    " (increase(tradewatch_trading_kill_switch_activations_total[$__rate_interval]))",
+                    "sum by (reason) (increase(tradewatch_trading_kill_switch_activations_total[$__rate_interval]))",
                     "{{reason}}",
                 )
             ],

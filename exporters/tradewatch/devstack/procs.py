@@ -35,8 +35,15 @@ class ProcessFailed(RuntimeError):
 class Managed:
     """One child process, its output in ``log_path``, ready when ``ready_url`` answers 2xx."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, ready_url: str | None = None,
-                 env: dict[str, str] | None = None, cwd: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        ready_url: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -51,8 +58,9 @@ class Managed:
         env = {**os.environ, **(self.env or {})}
         # Own process group: Ctrl-C in `tradewatch dev` reaches the supervisor, which stops children
         # in order, instead of every child at once.
-        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                     cwd=self.cwd, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.cwd, start_new_session=True
+        )
         log.close()
         return self
 
@@ -71,13 +79,11 @@ class Managed:
         while time.monotonic() < deadline:
             if not self.running:
                 code = self.proc.returncode if self.proc else "?"
-                raise ProcessFailed(f"{self.name} exited with {code}:\n"
-                                    f"{self.log_tail()}")
+                raise ProcessFailed(f"{self.name} exited with {code}:\n{self.log_tail()}")
             if self.ready_url is None or http_ok(self.ready_url):
                 return
             time.sleep(0.1)
-        raise ProcessFailed(f"{self.name} not ready at {self.ready_url} after {timeout:.0f}s:\n"
-                            f"{self.log_tail()}")
+        raise ProcessFailed(f"{self.name} not ready at {self.ready_url} after {timeout:.0f}s:\n{self.log_tail()}")
 
     def wait_exit(self, timeout: float) -> int | None:
         if self.proc is None:

@@ -46,6 +46,18 @@ def night_zone(now: datetime | None = None) -> str:
 def never_now(now: datetime | None = None) -> list[dict[str, Any]]:
     """A quiet-hours definition that does not match now (a month six months away)."""
     now = now or datetime.now(UTC)
-    names = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-             "october", "november", "december"]
+    names = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
     return [{"months": [names[(now.month + 5) % 12]]}]

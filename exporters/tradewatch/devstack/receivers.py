@@ -97,8 +97,7 @@ class _Recorder:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = [self._describe(i) for i in self._items][-10:]
-                    raise TimeoutError(f"nothing matched within {timeout:.0f}s; received "
-                                       f"{len(self._items)}: {seen}")
+                    raise TimeoutError(f"nothing matched within {timeout:.0f}s; received {len(self._items)}: {seen}")
                 self._cond.wait(min(left, 0.5))
 
     def _describe(self, item: Any) -> str:
@@ -142,18 +141,22 @@ class SlackReceiver(_Recorder):
                 assert docs is not None
                 target = (docs / rel).resolve()
                 if target.is_relative_to(docs) and target.is_dir():
-                    links = "".join(f"<li><a href='{urllib.parse.quote(p.name)}{'/' if p.is_dir() else ''}'>"
-                                    f"{html.escape(p.name)}</a></li>" for p in sorted(target.iterdir()))
-                    self._send(200, "text/html; charset=utf-8",
-                               f"<!DOCTYPE html><ul>{links}</ul>".encode())
+                    links = "".join(
+                        f"<li><a href='{urllib.parse.quote(p.name)}{'/' if p.is_dir() else ''}'>"
+                        f"{html.escape(p.name)}</a></li>"
+                        for p in sorted(target.iterdir())
+                    )
+                    self._send(200, "text/html; charset=utf-8", f"<!DOCTYPE html><ul>{links}</ul>".encode())
                     return
                 if not target.is_relative_to(docs) or not target.is_file():
                     self._send(404, "text/plain", f"no such document: {rel}\n".encode())
                     return
-                kind = "text/html" if target.suffix == ".html" else (
-                    "image/png" if target.suffix == ".png" else "text/plain")
-                self._send(200, kind + ("; charset=utf-8" if kind.startswith("text/") else ""),
-                           target.read_bytes())
+                kind = (
+                    "text/html"
+                    if target.suffix == ".html"
+                    else ("image/png" if target.suffix == ".png" else "text/plain")
+                )
+                self._send(200, kind + ("; charset=utf-8" if kind.startswith("text/") else ""), target.read_bytes())
 
             def _send(self, code: int, kind: str, data: bytes) -> None:
                 self.send_response(code)
@@ -175,20 +178,27 @@ class SlackReceiver(_Recorder):
         """The HTML page of every message received, newest first."""
         rows = []
         for post in reversed(self.messages):
-            rows.append(f"<tr class='{html.escape(post.severity)}'><td>{html.escape(post.time_text)}</td>"
-                        f"<td>{html.escape(post.severity or '-')}</td><td><b>{html.escape(post.title)}</b>"
-                        f"<pre>{html.escape(post.body)}</pre></td></tr>")
-        table = ("<table><tr><th>received</th><th>severity</th><th>message</th></tr>" + "".join(rows)
-                 + "</table>") if rows else "<p>No message received yet.</p>"
-        return ("<!DOCTYPE html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='5'>"
-                "<title>TradeWatch dev: Slack stand-in</title><style>body{font-family:sans-serif;margin:2em}"
-                "td,th{border-bottom:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}"
-                "pre{white-space:pre-wrap;margin:.3em 0}.critical td:nth-child(2){color:#c00;font-weight:bold}"
-                ".warning td:nth-child(2){color:#b60}</style></head><body>"
-                f"<h1>Slack stand-in: {len(self.messages)} message(s)</h1>"
-                "<p>What Alertmanager posted to Slack, newest first (refreshes every 5 s). Runbooks: "
-                "<a href='/docs/runbooks/'>/docs/runbooks/&lt;Alert&gt;.md</a></p>"
-                f"{table}</body></html>")
+            rows.append(
+                f"<tr class='{html.escape(post.severity)}'><td>{html.escape(post.time_text)}</td>"
+                f"<td>{html.escape(post.severity or '-')}</td><td><b>{html.escape(post.title)}</b>"
+                f"<pre>{html.escape(post.body)}</pre></td></tr>"
+            )
+        table = (
+            ("<table><tr><th>received</th><th>severity</th><th>message</th></tr>" + "".join(rows) + "</table>")
+            if rows
+            else "<p>No message received yet.</p>"
+        )
+        return (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='5'>"
+            "<title>TradeWatch dev: Slack stand-in</title><style>body{font-family:sans-serif;margin:2em}"
+            "td,th{border-bottom:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}"
+            "pre{white-space:pre-wrap;margin:.3em 0}.critical td:nth-child(2){color:#c00;font-weight:bold}"
+            ".warning td:nth-child(2){color:#b60}</style></head><body>"
+            f"<h1>Slack stand-in: {len(self.messages)} message(s)</h1>"
+            "<p>What Alertmanager posted to Slack, newest first (refreshes every 5 s). Runbooks: "
+            "<a href='/docs/runbooks/'>/docs/runbooks/&lt;Alert&gt;.md</a></p>"
+            f"{table}</body></html>"
+        )
 
     def start(self) -> SlackReceiver:
         self._thread.start()
@@ -238,8 +248,9 @@ class MailCatcher(_Recorder):
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                msg = email.message_from_bytes(envelope.original_content or envelope.content,
-                                               policy=email.policy.default)
+                msg = email.message_from_bytes(
+                    envelope.original_content or envelope.content, policy=email.policy.default
+                )
                 recorder._add(Mail(envelope.mail_from, list(envelope.rcpt_tos), msg))
                 return "250 OK"
 

@@ -17,10 +17,14 @@ TEST_SIMULATOR_ARGS = ("--warmup", "5", "--rate", "4", "--speed", "10")
 
 
 @contextmanager
-def live_stack(*, scenarios: Sequence[str] = ("normal",), warmup_seconds: float = 15.0,
-               simulator_args: Sequence[str] = TEST_SIMULATOR_ARGS,
-               alertmanagers: Sequence[AlertmanagerSpec] = (AlertmanagerSpec(),),
-               **options: Any) -> Iterator[DevStack]:
+def live_stack(
+    *,
+    scenarios: Sequence[str] = ("normal",),
+    warmup_seconds: float = 15.0,
+    simulator_args: Sequence[str] = TEST_SIMULATOR_ARGS,
+    alertmanagers: Sequence[AlertmanagerSpec] = (AlertmanagerSpec(),),
+    **options: Any,
+) -> Iterator[DevStack]:
     """Start the native stack in test mode with the simulator running ``scenarios[0]`` in the
     background, wait ``warmup_seconds`` of data (targets up, trading metrics present), yield it."""
     missing = [b for b in ("prometheus", "prometheus-alertmanager") if not shutil.which(b)]
@@ -28,8 +32,12 @@ def live_stack(*, scenarios: Sequence[str] = ("normal",), warmup_seconds: float 
         import pytest
 
         pytest.skip(f"{', '.join(missing)} not installed (make system-deps installs them as root)")
-    opts = StackOptions(simulator=scenarios[0] if scenarios else None, simulator_args=tuple(simulator_args),
-                        alertmanagers=tuple(alertmanagers), **options)
+    opts = StackOptions(
+        simulator=scenarios[0] if scenarios else None,
+        simulator_args=tuple(simulator_args),
+        alertmanagers=tuple(alertmanagers),
+        **options,
+    )
     with DevStack(opts) as stack:
         stack.wait_targets_up(timeout=30)
         if scenarios:

@@ -77,31 +77,55 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Exit status: 0 healthy (warnings allowed), 1 something failed.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--mode", choices=["auto", "compose", "dev"], default=os.environ.get(
-        "TRADEWATCH_DOCTOR_MODE", "auto"), help="which stack to expect (default auto: compose when Grafana, "
-                        "Loki or Alloy answers, else dev)")
-    parser.add_argument("--env-file", type=Path, default=Path(".env"),
-                        help="compose .env with ports and the Grafana password (default ./.env, optional)")
+    parser.add_argument(
+        "--mode",
+        choices=["auto", "compose", "dev"],
+        default=os.environ.get("TRADEWATCH_DOCTOR_MODE", "auto"),
+        help="which stack to expect (default auto: compose when Grafana, Loki or Alloy answers, else dev)",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path(".env"),
+        help="compose .env with ports and the Grafana password (default ./.env, optional)",
+    )
     for component in PORT_VARIABLES:
         parser.add_argument(f"--{component}-url", metavar="URL", help=f"base URL of {component}")
     parser.add_argument("--smtp", metavar="HOST:PORT", help="mail catcher's SMTP (default 127.0.0.1:1025)")
-    parser.add_argument("--grafana-user", help="Grafana user for the datasource checks (default: "
-                        "GRAFANA_ADMIN_USER, environment or .env, else tradewatch)")
-    parser.add_argument("--dev-workdir", type=Path, default=Path(os.environ.get("TRADEWATCH_DEV_WORKDIR") or ".dev"),
-                        metavar="DIR", help="work dir of `make dev` (default ./.dev): whether its simulator "
-                        "still runs")
-    parser.add_argument("--grafana-password",
-                        help="Grafana password (default: GRAFANA_ADMIN_PASSWORD, environment or .env)")
-    parser.add_argument("--max-event-age", type=float, default=300.0, metavar="SECONDS",
-                        help="the last trading event may be this old (default 300)")
-    parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
-                        help="per request (default 3)")
+    parser.add_argument(
+        "--grafana-user",
+        help="Grafana user for the datasource checks (default: "
+        "GRAFANA_ADMIN_USER, environment or .env, else tradewatch)",
+    )
+    parser.add_argument(
+        "--dev-workdir",
+        type=Path,
+        default=Path(os.environ.get("TRADEWATCH_DEV_WORKDIR") or ".dev"),
+        metavar="DIR",
+        help="work dir of `make dev` (default ./.dev): whether its simulator still runs",
+    )
+    parser.add_argument(
+        "--grafana-password", help="Grafana password (default: GRAFANA_ADMIN_PASSWORD, environment or .env)"
+    )
+    parser.add_argument(
+        "--max-event-age",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="the last trading event may be this old (default 300)",
+    )
+    parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS", help="per request (default 3)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     colour = parser.add_mutually_exclusive_group()
-    colour.add_argument("--color", "--colour", dest="color", action="store_true", default=None,
-                        help="colour the report even when stdout is not a terminal")
-    colour.add_argument("--no-color", "--no-colour", dest="color", action="store_false",
-                        help="never colour the report")
+    colour.add_argument(
+        "--color",
+        "--colour",
+        dest="color",
+        action="store_true",
+        default=None,
+        help="colour the report even when stdout is not a terminal",
+    )
+    colour.add_argument("--no-color", "--no-colour", dest="color", action="store_false", help="never colour the report")
     parser.set_defaults(func=run)
 
 
@@ -115,11 +139,14 @@ def run(args: argparse.Namespace) -> int:
             setattr(endpoints, component.replace("-", "_"), value)
     if args.smtp:
         endpoints.smtp = args.smtp
+
     def setting(flag: str | None, name: str, default: str) -> str:
         return flag or environ.get(name) or dotenv.get(name) or default
 
     options = Options(
-        mode=args.mode, timeout=args.timeout, max_event_age=args.max_event_age,
+        mode=args.mode,
+        timeout=args.timeout,
+        max_event_age=args.max_event_age,
         grafana_user=setting(args.grafana_user, "GRAFANA_ADMIN_USER", "tradewatch"),
         grafana_password=setting(args.grafana_password, "GRAFANA_ADMIN_PASSWORD", ""),
         dev_workdir=args.dev_workdir,
@@ -142,18 +169,25 @@ def render(report: Report, out: IO[str], *, colour: bool) -> None:
     stack = "compose stack" if report.mode == "compose" else "make dev stack"
     out.write(f"TradeWatch doctor: {stack} ({how})\n")
     if report.nothing_answers:
-        out.write(paint("Nothing answers on the expected ports: start the stack (make up, or make dev) or "
-                        "give the addresses (--prometheus-url ..., see --help).", FAIL) + "\n")
+        out.write(
+            paint(
+                "Nothing answers on the expected ports: start the stack (make up, or make dev) or "
+                "give the addresses (--prometheus-url ..., see --help).",
+                FAIL,
+            )
+            + "\n"
+        )
     components = list(dict.fromkeys(check.component for check in report.checks))
     for component in components:
         out.write(f"\n{component}\n")
         for check in (c for c in report.checks if c.component == component):
             _render_check(check, out, paint)
     counts = report.counts()
-    verdict = (paint("problems found: fix the FAIL lines above", FAIL) if report.failed
-               else paint("healthy", OK))
-    out.write(f"\n{counts[OK]} ok, {counts[WARN]} warnings, {counts[FAIL]} failed, {counts[ABSENT]} absent, "
-              f"{counts[SKIP]} skipped: {verdict}\n")
+    verdict = paint("problems found: fix the FAIL lines above", FAIL) if report.failed else paint("healthy", OK)
+    out.write(
+        f"\n{counts[OK]} ok, {counts[WARN]} warnings, {counts[FAIL]} failed, {counts[ABSENT]} absent, "
+        f"{counts[SKIP]} skipped: {verdict}\n"
+    )
 
 
 def _render_check(check: Check, out: IO[str], paint: Callable[[str, str], str]) -> None:

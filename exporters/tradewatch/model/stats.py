@@ -59,14 +59,12 @@ def psi_from_shares(expected: np.ndarray, actual: np.ndarray, epsilon: float = P
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = 10,
-                epsilon: float = PSI_EPSILON) -> float:
+def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = 10, epsilon: float = PSI_EPSILON) -> float:
     edges = quantile_edges(reference, bins)
     return psi_from_shares(bin_shares(reference, edges), bin_shares(current, edges), epsilon)
 
 
-def psi_counts(reference_counts: np.ndarray, current_counts: np.ndarray,
-               epsilon: float = PSI_EPSILON) -> float:
+def psi_counts(reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float = PSI_EPSILON) -> float:
     """PSI of two count vectors over the same categories."""
     ref = np.asarray(reference_counts, dtype=float)
     cur = np.asarray(current_counts, dtype=float)

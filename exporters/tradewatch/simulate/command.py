@@ -28,46 +28,95 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"Scenarios (--scenario):\n{scenarios}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scenario", choices=list(SCENARIOS),
-                        default=env("TRADEWATCH_SIM_SCENARIO", "normal"),
-                        help="what goes wrong (default normal; env TRADEWATCH_SIM_SCENARIO)")
-    parser.add_argument("--warmup", type=float, default=60.0, metavar="SECONDS",
-                        help="normal trading before the scenario's incident starts (default 60)")
-    parser.add_argument("--incident", type=float, metavar="SECONDS",
-                        help="how long the incident lasts (default: the scenario's own; 0 = until the end)")
-    parser.add_argument("--duration", type=float, metavar="SECONDS",
-                        help="stop after this many wall-clock seconds (default: run until interrupted)")
-    parser.add_argument("--speed", type=float, default=float(env("TRADEWATCH_SIM_SPEED", "1")),
-                        help="market seconds per wall second (default 1; 60 = a market minute per second)")
+    parser.add_argument(
+        "--scenario",
+        choices=list(SCENARIOS),
+        default=env("TRADEWATCH_SIM_SCENARIO", "normal"),
+        help="what goes wrong (default normal; env TRADEWATCH_SIM_SCENARIO)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="normal trading before the scenario's incident starts (default 60)",
+    )
+    parser.add_argument(
+        "--incident",
+        type=float,
+        metavar="SECONDS",
+        help="how long the incident lasts (default: the scenario's own; 0 = until the end)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this many wall-clock seconds (default: run until interrupted)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=float(env("TRADEWATCH_SIM_SPEED", "1")),
+        help="market seconds per wall second (default 1; 60 = a market minute per second)",
+    )
     parser.add_argument("--rate", type=float, default=2.0, help="simulation steps per second (default 2)")
-    parser.add_argument("--seed", type=int, default=int(env("TRADEWATCH_SIM_SEED", "42")),
-                        help="random seed (default 42); with --start the run is fully reproducible")
-    parser.add_argument("--start", metavar="TIME",
-                        help="market clock start, RFC 3339 or Unix seconds (default: now)")
-    parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS),
-                        help=f"comma-separated symbols (default {','.join(DEFAULT_SYMBOLS)})")
-    parser.add_argument("--stale-symbols", default="",
-                        help="stale-feed: symbols that stop ticking, or 'all' (default: the first symbol)")
-    parser.add_argument("--initial-balance", type=float, default=100_000.0, metavar="BALANCE",
-                        help="starting equity of the simulated account, in its quote currency (default 100000)")
-    parser.add_argument("--trading-url", default=env("TRADEWATCH_TRADING_URL", "http://127.0.0.1:9812"),
-                        help="trading exporter (env TRADEWATCH_TRADING_URL)")
-    parser.add_argument("--model-url", default=env("TRADEWATCH_MODEL_URL", "http://127.0.0.1:9813"),
-                        help="model exporter (env TRADEWATCH_MODEL_URL)")
-    parser.add_argument("--token", default=None,
-                        help="bearer token for both exporters (prefer env TRADEWATCH_TOKEN or --token-file)")
-    parser.add_argument("--token-file", default=env("TRADEWATCH_TOKEN_FILE"), metavar="FILE",
-                        help="file holding the bearer token (env TRADEWATCH_TOKEN_FILE; falls back to "
-                        "the exporters' TRADEWATCH_INGEST_TOKEN_FILE / TRADEWATCH_INGEST_TOKEN)")
-    parser.add_argument("--spool-dir", default=env("TRADEWATCH_SPOOL_DIR"), metavar="DIR",
-                        help="client spool for events the exporters could not take "
-                        "(env TRADEWATCH_SPOOL_DIR)")
-    parser.add_argument("--journal-dir", metavar="DIR",
-                        help="write trading.jsonl and model.jsonl here instead of sending over HTTP")
-    parser.add_argument("--stdout", action="store_true",
-                        help="print events as NDJSON instead of sending them")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
-                        help="log level (default info)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=int(env("TRADEWATCH_SIM_SEED", "42")),
+        help="random seed (default 42); with --start the run is fully reproducible",
+    )
+    parser.add_argument("--start", metavar="TIME", help="market clock start, RFC 3339 or Unix seconds (default: now)")
+    parser.add_argument(
+        "--symbols",
+        default=",".join(DEFAULT_SYMBOLS),
+        help=f"comma-separated symbols (default {','.join(DEFAULT_SYMBOLS)})",
+    )
+    parser.add_argument(
+        "--stale-symbols",
+        default="",
+        help="stale-feed: symbols that stop ticking, or 'all' (default: the first symbol)",
+    )
+    parser.add_argument(
+        "--initial-balance",
+        type=float,
+        default=100_000.0,
+        metavar="BALANCE",
+        help="starting equity of the simulated account, in its quote currency (default 100000)",
+    )
+    parser.add_argument(
+        "--trading-url",
+        default=env("TRADEWATCH_TRADING_URL", "http://127.0.0.1:9812"),
+        help="trading exporter (env TRADEWATCH_TRADING_URL)",
+    )
+    parser.add_argument(
+        "--model-url",
+        default=env("TRADEWATCH_MODEL_URL", "http://127.0.0.1:9813"),
+        help="model exporter (env TRADEWATCH_MODEL_URL)",
+    )
+    parser.add_argument(
+        "--token", default=None, help="bearer token for both exporters (prefer env TRADEWATCH_TOKEN or --token-file)"
+    )
+    parser.add_argument(
+        "--token-file",
+        default=env("TRADEWATCH_TOKEN_FILE"),
+        metavar="FILE",
+        help="file holding the bearer token (env TRADEWATCH_TOKEN_FILE; falls back to "
+        "the exporters' TRADEWATCH_INGEST_TOKEN_FILE / TRADEWATCH_INGEST_TOKEN)",
+    )
+    parser.add_argument(
+        "--spool-dir",
+        default=env("TRADEWATCH_SPOOL_DIR"),
+        metavar="DIR",
+        help="client spool for events the exporters could not take (env TRADEWATCH_SPOOL_DIR)",
+    )
+    parser.add_argument(
+        "--journal-dir", metavar="DIR", help="write trading.jsonl and model.jsonl here instead of sending over HTTP"
+    )
+    parser.add_argument("--stdout", action="store_true", help="print events as NDJSON instead of sending them")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="info", help="log level (default info)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -150,9 +199,16 @@ def run(args: argparse.Namespace) -> int:
     stale = tuple(s.strip() for s in args.stale_symbols.split(",") if s.strip())
     try:
         sim = Simulator(
-            args.seed, args.scenario, symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
-            speed=args.speed, rate=args.rate, warmup=args.warmup, incident=args.incident,
-            start=_start(args.start), initial_balance=args.initial_balance, stale_symbols=stale,
+            args.seed,
+            args.scenario,
+            symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
+            speed=args.speed,
+            rate=args.rate,
+            warmup=args.warmup,
+            incident=args.incident,
+            start=_start(args.start),
+            initial_balance=args.initial_balance,
+            stale_symbols=stale,
         )
     except ValueError as exc:
         print(f"tradewatch simulate: {exc}", file=sys.stderr)
@@ -163,8 +219,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.journal_dir:
         sink = _Journals(args.journal_dir)
     else:
-        sink = TradeWatchClient(args.trading_url, token, model_url=args.model_url or None,
-                                spool_dir=args.spool_dir)
+        sink = TradeWatchClient(args.trading_url, token, model_url=args.model_url or None, spool_dir=args.spool_dir)
         if not args.model_url:
             log.warning("no --model-url: prediction, outcome and ai_call events are not sent")
             sink = _TradingOnly(sink)
@@ -173,9 +228,16 @@ def run(args: argparse.Namespace) -> int:
         sim.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    log.info("simulation started", scenario=args.scenario, seed=args.seed, speed=args.speed,
-             rate=args.rate, warmup=args.warmup, duration=args.duration,
-             trading_url=None if args.stdout else args.trading_url)
+    log.info(
+        "simulation started",
+        scenario=args.scenario,
+        seed=args.seed,
+        speed=args.speed,
+        rate=args.rate,
+        warmup=args.warmup,
+        duration=args.duration,
+        trading_url=None if args.stdout else args.trading_url,
+    )
     try:
         sent = sim.run(sink, args.duration)
     except BrokenPipeError:  # --stdout piped into head & co.
@@ -187,7 +249,12 @@ def run(args: argparse.Namespace) -> int:
     stats = getattr(sink, "stats", None)
     summary: dict[str, Any] = {}
     if stats is not None:
-        summary = {"accepted": stats.accepted, "rejected": stats.rejected, "duplicates": stats.duplicates,
-                   "spool_pending": stats.spool_pending, "dropped": stats.dropped}
+        summary = {
+            "accepted": stats.accepted,
+            "rejected": stats.rejected,
+            "duplicates": stats.duplicates,
+            "spool_pending": stats.spool_pending,
+            "dropped": stats.dropped,
+        }
     log.info("simulation finished", events=sent, pacing_seconds=sim.pacing_elapsed, **summary)
     return 0

@@ -56,13 +56,13 @@ def _flash_crash(q: float, length: float, symbols: tuple[str, ...], stale: tuple
     if q < melt_up:
         return Effects(crash_level=MELT_UP * q / melt_up, size_multiplier=3.0, take_profit=False)
     slide = min(1.0, (q - melt_up) / melt_up)
-    return Effects(crash_level=MELT_UP + GAP + SLIDE * slide, force_volatile=True, size_multiplier=3.0,
-                   take_profit=False)
+    return Effects(
+        crash_level=MELT_UP + GAP + SLIDE * slide, force_volatile=True, size_multiplier=3.0, take_profit=False
+    )
 
 
 def _exchange_outage(q: float, length: float, symbols: tuple[str, ...], stale: tuple[str, ...]) -> Effects:
-    return Effects(venue_down=True, feed_down=True,
-                   heartbeat={"market-data-feed": "down", "order-router": "degraded"})
+    return Effects(venue_down=True, feed_down=True, heartbeat={"market-data-feed": "down", "order-router": "degraded"})
 
 
 def _stale_feed(q: float, length: float, symbols: tuple[str, ...], stale: tuple[str, ...]) -> Effects:
@@ -84,17 +84,26 @@ def _ai_cost_spike(q: float, length: float, symbols: tuple[str, ...], stale: tup
     return Effects(ai_spike=True)
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("normal", "a quiet market: regime switches, occasional rejections, no incident", 0.0, _normal),
-    Scenario("flash-crash", "melt-up, then a 12% gap and a slide: drawdown over 10%, volatility breaches, "
-             "daily loss over the limit, kill switch, kill_switch rejections", 600.0, _flash_crash),
-    Scenario("exchange-outage", "venue_unavailable rejections, exchange-api circuit breaker open, market "
-             "data stops, market-data-feed down", 300.0, _exchange_outage),
-    Scenario("stale-feed", "one symbol (or all, --stale-symbols all) stops ticking", 300.0, _stale_feed),
-    Scenario("slow-execution", "ack and fill latencies over a second, high slippage", 600.0, _slow_execution),
-    Scenario("model-drift", "feature distributions shift, confidence falls, accuracy decays", 900.0,
-             _model_drift),
-    Scenario("ai-cost-spike", "LLM call volume and tokens x10, some calls rate limited", 600.0,
-             _ai_cost_spike),
-)}
-
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("normal", "a quiet market: regime switches, occasional rejections, no incident", 0.0, _normal),
+        Scenario(
+            "flash-crash",
+            "melt-up, then a 12% gap and a slide: drawdown over 10%, volatility breaches, "
+            "daily loss over the limit, kill switch, kill_switch rejections",
+            600.0,
+            _flash_crash,
+        ),
+        Scenario(
+            "exchange-outage",
+            "venue_unavailable rejections, exchange-api circuit breaker open, market data stops, market-data-feed down",
+            300.0,
+            _exchange_outage,
+        ),
+        Scenario("stale-feed", "one symbol (or all, --stale-symbols all) stops ticking", 300.0, _stale_feed),
+        Scenario("slow-execution", "ack and fill latencies over a second, high slippage", 600.0, _slow_execution),
+        Scenario("model-drift", "feature distributions shift, confidence falls, accuracy decays", 900.0, _model_drift),
+        Scenario("ai-cost-spike", "LLM call volume and tokens x10, some calls rate limited", 600.0, _ai_cost_spike),
+    )
+}

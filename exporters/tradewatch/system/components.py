@@ -41,8 +41,13 @@ class Rule:
 
 
 class ComponentsCollector:
-    def __init__(self, source: Any, rules: Iterable[Rule], rescan_interval: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        source: Any,
+        rules: Iterable[Rule],
+        rescan_interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.source = source
         self.rules = list(rules)
         self.components = list(dict.fromkeys(r.component for r in self.rules))
@@ -94,22 +99,32 @@ class ComponentsCollector:
         return self._families(stats)
 
     def _families(self, stats: dict[str, list[Any]]) -> list[Metric]:
-        up = GaugeMetricFamily("tradewatch_component_up",
-                               "1 when at least one process matches the component's rule.",
-                               labels=["component"])
-        count = GaugeMetricFamily("tradewatch_component_processes",
-                                  "Processes matching the component's rule.", labels=["component"])
-        cpu = CounterMetricFamily("tradewatch_component_cpu_seconds",
-                                  "CPU time of the matching processes (user, system).",
-                                  labels=["component", "mode"], unit="seconds")
-        rss = GaugeMetricFamily("tradewatch_component_resident_memory_bytes",
-                                "RSS of the matching processes.", labels=["component"])
-        threads = GaugeMetricFamily("tradewatch_component_threads", "Threads of the matching processes.",
-                                    labels=["component"])
-        fds = GaugeMetricFamily("tradewatch_component_open_fds",
-                                "Open file descriptors of the matching processes.", labels=["component"])
-        start = GaugeMetricFamily("tradewatch_component_start_time_seconds",
-                                  "Start time of the oldest matching process.", labels=["component"])
+        up = GaugeMetricFamily(
+            "tradewatch_component_up", "1 when at least one process matches the component's rule.", labels=["component"]
+        )
+        count = GaugeMetricFamily(
+            "tradewatch_component_processes", "Processes matching the component's rule.", labels=["component"]
+        )
+        cpu = CounterMetricFamily(
+            "tradewatch_component_cpu_seconds",
+            "CPU time of the matching processes (user, system).",
+            labels=["component", "mode"],
+            unit="seconds",
+        )
+        rss = GaugeMetricFamily(
+            "tradewatch_component_resident_memory_bytes", "RSS of the matching processes.", labels=["component"]
+        )
+        threads = GaugeMetricFamily(
+            "tradewatch_component_threads", "Threads of the matching processes.", labels=["component"]
+        )
+        fds = GaugeMetricFamily(
+            "tradewatch_component_open_fds", "Open file descriptors of the matching processes.", labels=["component"]
+        )
+        start = GaugeMetricFamily(
+            "tradewatch_component_start_time_seconds",
+            "Start time of the oldest matching process.",
+            labels=["component"],
+        )
         for component in self.components:
             procs = stats.get(component, [])
             up.add_metric([component], 1.0 if procs else 0.0)

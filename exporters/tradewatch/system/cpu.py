@@ -18,14 +18,14 @@ class CpuCollector:
 
     def collect(self) -> Iterable[Metric]:
         times = self.source.cpu_times()
-        seconds = CounterMetricFamily("tradewatch_host_cpu_seconds", "CPU time by mode, summed over CPUs.",
-                                      labels=["mode"], unit="seconds")
+        seconds = CounterMetricFamily(
+            "tradewatch_host_cpu_seconds", "CPU time by mode, summed over CPUs.", labels=["mode"], unit="seconds"
+        )
         for mode in MODES:
             value = getattr(times, mode, None)
             if value is not None:
                 seconds.add_metric([mode], float(value))
-        count = GaugeMetricFamily("tradewatch_host_cpus", "Logical CPUs.",
-                                  value=float(self.source.cpu_count() or 0))
+        count = GaugeMetricFamily("tradewatch_host_cpus", "Logical CPUs.", value=float(self.source.cpu_count() or 0))
         load1, load5, load15 = self.source.getloadavg()
         return [
             seconds,

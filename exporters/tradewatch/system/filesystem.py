@@ -25,10 +25,12 @@ class FilesystemCollector:
 
     def collect(self) -> Iterable[Metric]:
         size = GaugeMetricFamily("tradewatch_host_filesystem_size_bytes", "Filesystem size.", labels=LABELS)
-        free = GaugeMetricFamily("tradewatch_host_filesystem_free_bytes",
-                                 "Free bytes (including reserved).", labels=LABELS)
-        avail = GaugeMetricFamily("tradewatch_host_filesystem_avail_bytes",
-                                  "Bytes available to non-root users.", labels=LABELS)
+        free = GaugeMetricFamily(
+            "tradewatch_host_filesystem_free_bytes", "Free bytes (including reserved).", labels=LABELS
+        )
+        avail = GaugeMetricFamily(
+            "tradewatch_host_filesystem_avail_bytes", "Bytes available to non-root users.", labels=LABELS
+        )
         # A mount point can appear several times (over-mounts); the last mount is the one in
         # effect, and duplicate series would make the whole exposition invalid.
         mounts: dict[str, Any] = {}

@@ -21,8 +21,7 @@ class MemoryCollector:
 
         return [
             gauge("tradewatch_host_memory_total_bytes", "Physical memory.", mem.total),
-            gauge("tradewatch_host_memory_available_bytes", "Memory available without swapping.",
-                  mem.available),
+            gauge("tradewatch_host_memory_available_bytes", "Memory available without swapping.", mem.available),
             gauge("tradewatch_host_memory_used_bytes", "Memory in use (psutil used).", mem.used),
             gauge("tradewatch_host_swap_total_bytes", "Swap size.", swap.total),
             gauge("tradewatch_host_swap_used_bytes", "Swap in use.", swap.used),

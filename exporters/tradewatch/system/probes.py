@@ -32,8 +32,15 @@ class Probe:
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> Probe:
-        return cls(record["name"], record["kind"], record["target"], record["interval"], record["timeout"],
-                   tuple(record.get("expect_status") or ()), bool(record.get("required")))
+        return cls(
+            record["name"],
+            record["kind"],
+            record["target"],
+            record["interval"],
+            record["timeout"],
+            tuple(record.get("expect_status") or ()),
+            bool(record.get("required")),
+        )
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,13 @@ def probe_http(probe: Probe) -> tuple[bool, int, str]:
     # body is never read (stream=True returns after the headers).
     with requests.Session() as session:
         session.trust_env = False
-        with session.get(probe.target, timeout=probe.timeout, stream=True, allow_redirects=False,
-                         headers={"User-Agent": "tradewatch-probe"}) as response:
+        with session.get(
+            probe.target,
+            timeout=probe.timeout,
+            stream=True,
+            allow_redirects=False,
+            headers={"User-Agent": "tradewatch-probe"},
+        ) as response:
             status = response.status_code
     ok = status in probe.expect_status if probe.expect_status else 200 <= status < 300
     return ok, status, "" if ok else f"unexpected HTTP status {status}"
@@ -91,8 +103,13 @@ CHECKS: dict[str, Callable[[Probe], tuple[bool, int, str]]] = {"tcp": probe_tcp,
 class ProbeRunner:
     """Runs one probe and keeps its last result; ``run_once`` is what the Periodic thread calls."""
 
-    def __init__(self, probe: Probe, *, on_result: Callable[[Probe, Result], None] | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        probe: Probe,
+        *,
+        on_result: Callable[[Probe, Result], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.state = ProbeState(probe)
         self.on_result = on_result
         self.clock = clock
@@ -145,16 +162,24 @@ class ProbesCollector:
         self.runners = list(runners)
 
     def collect(self) -> Iterable[Metric]:
-        success = GaugeMetricFamily("tradewatch_probe_success",
-                                    "1 if the last run of the probe (tcp, http) succeeded.",
-                                    labels=["probe", "kind"])
-        duration = GaugeMetricFamily("tradewatch_probe_duration_seconds", "Duration of the last probe run.",
-                                     labels=["probe", "kind"])
-        last_ok = GaugeMetricFamily("tradewatch_probe_last_success_timestamp_seconds",
-                                    "Unix time of the last successful run.", labels=["probe", "kind"])
-        status = GaugeMetricFamily("tradewatch_probe_http_status_code",
-                                   "HTTP status of the last run of an HTTP probe (0 when no response).",
-                                   labels=["probe"])
+        success = GaugeMetricFamily(
+            "tradewatch_probe_success",
+            "1 if the last run of the probe (tcp, http) succeeded.",
+            labels=["probe", "kind"],
+        )
+        duration = GaugeMetricFamily(
+            "tradewatch_probe_duration_seconds", "Duration of the last probe run.", labels=["probe", "kind"]
+        )
+        last_ok = GaugeMetricFamily(
+            "tradewatch_probe_last_success_timestamp_seconds",
+            "Unix time of the last successful run.",
+            labels=["probe", "kind"],
+        )
+        status = GaugeMetricFamily(
+            "tradewatch_probe_http_status_code",
+            "HTTP status of the last run of an HTTP probe (0 when no response).",
+            labels=["probe"],
+        )
         for runner in self.runners:
             last, last_success = runner.snapshot()
             if last is None:
@@ -168,6 +193,3 @@ class ProbesCollector:
             if probe.kind == "http":
                 status.add_metric([probe.name], float(last.status_code))
         return [success, duration, last_ok, status]
-
-
-

@@ -34,14 +34,17 @@ class ProcessesCollector:
         if states_now is None:
             self.refresh()
             states_now = self._states or {}
-        states = GaugeMetricFamily("tradewatch_host_processes",
-                                   "Processes by state (running, sleeping, zombie, ...).", labels=["state"])
+        states = GaugeMetricFamily(
+            "tradewatch_host_processes", "Processes by state (running, sleeping, zombie, ...).", labels=["state"]
+        )
         for state, count in sorted(states_now.items()):
             states.add_metric([state], float(count))
         return [
-            GaugeMetricFamily("tradewatch_host_open_fds", "File handles allocated system-wide.",
-                              value=float(self.source.open_fds())),
+            GaugeMetricFamily(
+                "tradewatch_host_open_fds", "File handles allocated system-wide.", value=float(self.source.open_fds())
+            ),
             states,
-            GaugeMetricFamily("tradewatch_host_boot_time_seconds", "Unix time of boot.",
-                              value=float(self.source.boot_time())),
+            GaugeMetricFamily(
+                "tradewatch_host_boot_time_seconds", "Unix time of boot.", value=float(self.source.boot_time())
+            ),
         ]

@@ -103,35 +103,84 @@ def _unique(item: cfg.Record, key: str) -> cfg.Parser:
 def settings() -> list[cfg.Setting]:
     return [
         *common_settings(DEFAULT_PORT),
-        cfg.Setting("host.procfs_path", cfg.string(allow_empty=False), "/proc",
-                    "Where the host's procfs is mounted (/host/proc in a container)."),
-        cfg.Setting("host.rootfs_path", cfg.string(), "",
-                    "Where the host's root filesystem is mounted (/host/root in a container); empty on the "
-                    "host. When set, mounts are read from PID 1's mount table."),
-        cfg.Setting("collectors.disabled", cfg.csv_list(cfg.choice(*COLLECTORS)), [],
-                    f"Collectors to turn off; any of {', '.join(COLLECTORS)}."),
-        cfg.Setting("filesystem.fstypes_exclude", cfg.optional_regex(), DEFAULT_FSTYPES_EXCLUDE,
-                    "Filesystem types to leave out (regex; empty keeps all)."),
-        cfg.Setting("filesystem.mountpoints_exclude", cfg.optional_regex(), DEFAULT_MOUNTPOINTS_EXCLUDE,
-                    "Mount points to leave out (regex; empty keeps all)."),
-        cfg.Setting("diskio.devices_include", cfg.optional_regex(), None,
-                    "Only these block devices (regex; empty: all)."),
-        cfg.Setting("diskio.devices_exclude", cfg.optional_regex(), DEFAULT_DEVICES_EXCLUDE,
-                    "Block devices to leave out (regex; empty keeps all)."),
-        cfg.Setting("network.interfaces_include", cfg.optional_regex(), None,
-                    "Only these network interfaces (regex; empty: all)."),
-        cfg.Setting("network.interfaces_exclude", cfg.optional_regex(), DEFAULT_INTERFACES_EXCLUDE,
-                    "Network interfaces to leave out (regex; empty keeps all)."),
-        cfg.Setting("processes.scan_interval", cfg.duration(1, 3600), 15.0,
-                    "How often processes are counted by state (a read per process, off the scrape path)."),
-        cfg.Setting("components.watch", cfg.list_of(COMPONENT), [],
-                    "Watched processes: list of {component, name, cmdline} (name exact, cmdline a regex; "
-                    "several entries may share a component)."),
-        cfg.Setting("components.rescan_interval", cfg.duration(1, 3600), 60.0,
-                    "Full process scan at least this often to find new processes of a component."),
-        cfg.Setting("probes", _unique(PROBE, "name"), [],
-                    "Dependency probes: list of {name, kind: tcp|http, target, interval, timeout, "
-                    "expect_status, required}. A failing required probe makes /readyz answer 503."),
+        cfg.Setting(
+            "host.procfs_path",
+            cfg.string(allow_empty=False),
+            "/proc",
+            "Where the host's procfs is mounted (/host/proc in a container).",
+        ),
+        cfg.Setting(
+            "host.rootfs_path",
+            cfg.string(),
+            "",
+            "Where the host's root filesystem is mounted (/host/root in a container); empty on the "
+            "host. When set, mounts are read from PID 1's mount table.",
+        ),
+        cfg.Setting(
+            "collectors.disabled",
+            cfg.csv_list(cfg.choice(*COLLECTORS)),
+            [],
+            f"Collectors to turn off; any of {', '.join(COLLECTORS)}.",
+        ),
+        cfg.Setting(
+            "filesystem.fstypes_exclude",
+            cfg.optional_regex(),
+            DEFAULT_FSTYPES_EXCLUDE,
+            "Filesystem types to leave out (regex; empty keeps all).",
+        ),
+        cfg.Setting(
+            "filesystem.mountpoints_exclude",
+            cfg.optional_regex(),
+            DEFAULT_MOUNTPOINTS_EXCLUDE,
+            "Mount points to leave out (regex; empty keeps all).",
+        ),
+        cfg.Setting(
+            "diskio.devices_include", cfg.optional_regex(), None, "Only these block devices (regex; empty: all)."
+        ),
+        cfg.Setting(
+            "diskio.devices_exclude",
+            cfg.optional_regex(),
+            DEFAULT_DEVICES_EXCLUDE,
+            "Block devices to leave out (regex; empty keeps all).",
+        ),
+        cfg.Setting(
+            "network.interfaces_include",
+            cfg.optional_regex(),
+            None,
+            "Only these network interfaces (regex; empty: all).",
+        ),
+        cfg.Setting(
+            "network.interfaces_exclude",
+            cfg.optional_regex(),
+            DEFAULT_INTERFACES_EXCLUDE,
+            "Network interfaces to leave out (regex; empty keeps all).",
+        ),
+        cfg.Setting(
+            "processes.scan_interval",
+            cfg.duration(1, 3600),
+            15.0,
+            "How often processes are counted by state (a read per process, off the scrape path).",
+        ),
+        cfg.Setting(
+            "components.watch",
+            cfg.list_of(COMPONENT),
+            [],
+            "Watched processes: list of {component, name, cmdline} (name exact, cmdline a regex; "
+            "several entries may share a component).",
+        ),
+        cfg.Setting(
+            "components.rescan_interval",
+            cfg.duration(1, 3600),
+            60.0,
+            "Full process scan at least this often to find new processes of a component.",
+        ),
+        cfg.Setting(
+            "probes",
+            _unique(PROBE, "name"),
+            [],
+            "Dependency probes: list of {name, kind: tcp|http, target, interval, timeout, "
+            "expect_status, required}. A failing required probe makes /readyz answer 503.",
+        ),
     ]
 
 
@@ -146,29 +195,46 @@ def build(config: cfg.Config, source: Any = None) -> Exporter:
         "cpu": lambda: CpuCollector(source),
         "memory": lambda: MemoryCollector(source),
         "filesystem": lambda: FilesystemCollector(
-            source, NameFilter(exclude=config["filesystem.mountpoints_exclude"]),
-            NameFilter(exclude=config["filesystem.fstypes_exclude"])),
+            source,
+            NameFilter(exclude=config["filesystem.mountpoints_exclude"]),
+            NameFilter(exclude=config["filesystem.fstypes_exclude"]),
+        ),
         "diskio": lambda: DiskIOCollector(
-            source, NameFilter(config["diskio.devices_include"], config["diskio.devices_exclude"])),
+            source, NameFilter(config["diskio.devices_include"], config["diskio.devices_exclude"])
+        ),
         "network": lambda: NetworkCollector(
-            source, NameFilter(config["network.interfaces_include"], config["network.interfaces_exclude"])),
+            source, NameFilter(config["network.interfaces_include"], config["network.interfaces_exclude"])
+        ),
         "processes": lambda: processes,
         "components": lambda: ComponentsCollector(
-            source, [Rule.of(r) for r in config["components.watch"]], config["components.rescan_interval"]),
+            source, [Rule.of(r) for r in config["components.watch"]], config["components.rescan_interval"]
+        ),
         "probes": lambda: ProbesCollector(runners),
     }
     for name, make in collectors.items():
         if name not in disabled:
             exporter.add_collector(name, make())
     if "processes" not in disabled:
-        exporter.add_task(Periodic("process-states", config["processes.scan_interval"], processes.refresh,
-                                   on_error=lambda _exc: exporter.errors.labels("collector").inc()))
+        exporter.add_task(
+            Periodic(
+                "process-states",
+                config["processes.scan_interval"],
+                processes.refresh,
+                on_error=lambda _exc: exporter.errors.labels("collector").inc(),
+            )
+        )
     if hasattr(source, "check_procfs"):
         exporter.readiness.add_check("procfs", source.check_procfs)
     if "probes" not in disabled:
         for runner in runners:
-            exporter.add_task(Periodic(f"probe-{runner.probe.name}", runner.probe.interval, runner.run_once,
-                                       on_error=lambda _exc: exporter.errors.labels("probe").inc()))
+            exporter.add_task(
+                Periodic(
+                    f"probe-{runner.probe.name}",
+                    runner.probe.interval,
+                    runner.run_once,
+                    on_error=lambda _exc: exporter.errors.labels("probe").inc(),
+                )
+            )
     return exporter
 
 

@@ -102,8 +102,15 @@ def parse_net_dev(data: bytes) -> dict[str, SimpleNamespace]:
         if len(f) < 12:
             continue
         out[name.strip().decode()] = SimpleNamespace(
-            bytes_recv=int(f[0]), packets_recv=int(f[1]), errin=int(f[2]), dropin=int(f[3]),
-            bytes_sent=int(f[8]), packets_sent=int(f[9]), errout=int(f[10]), dropout=int(f[11]))
+            bytes_recv=int(f[0]),
+            packets_recv=int(f[1]),
+            errin=int(f[2]),
+            dropin=int(f[3]),
+            bytes_sent=int(f[8]),
+            packets_sent=int(f[9]),
+            errout=int(f[10]),
+            dropout=int(f[11]),
+        )
     return out
 
 
@@ -119,8 +126,12 @@ def parse_diskstats(data: bytes) -> dict[str, SimpleNamespace]:
         else:
             continue
         out[f[2].decode()] = SimpleNamespace(
-            read_count=reads, write_count=writes, read_bytes=rsect * SECTOR_BYTES,
-            write_bytes=wsect * SECTOR_BYTES, busy_time=busy)
+            read_count=reads,
+            write_count=writes,
+            read_bytes=rsect * SECTOR_BYTES,
+            write_bytes=wsect * SECTOR_BYTES,
+            busy_time=busy,
+        )
     return out
 
 
@@ -259,8 +270,7 @@ class HostSource:
         for proc in psutil.process_iter(["name", "cmdline", "create_time"]):
             info = proc.info
             cmdline = info.get("cmdline") or []
-            yield ProcessEntry(proc.pid, info.get("name") or "", " ".join(cmdline),
-                               info.get("create_time") or 0.0)
+            yield ProcessEntry(proc.pid, info.get("name") or "", " ".join(cmdline), info.get("create_time") or 0.0)
 
     def process_stats(self, pid: int, create_time: float) -> ProcessStats | None:
         """Stats of a process seen by a scan; None once it has exited or its PID was reused.
