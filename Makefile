@@ -52,6 +52,7 @@ dev-clean: $(STAMP) system-deps ## like dev, after deleting the earlier runs' jo
 
 test: $(STAMP) system-deps ## the whole suite (self-installing)
 	$(VENV)/bin/ruff check exporters tests tools
+	$(VENV)/bin/ruff format --check exporters tests tools
 	$(PY) -m pytest
 
 fuzz: $(STAMP) ## the fuzz suite, longer: FUZZ_EXAMPLES=n examples per test (default 20x make test's)
