@@ -46,8 +46,9 @@ EXPECTED_SERVICES = {
     "simulator",
     "mailpit",
     "report-scheduler",
+    "runbooks",
 }
-EXPORTERS = {"system-exporter", "trading-exporter", "model-exporter", "simulator", "report-scheduler"}
+EXPORTERS = {"system-exporter", "trading-exporter", "model-exporter", "simulator", "report-scheduler", "runbooks"}
 EXACT_TAG = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+$")
 
 
@@ -267,7 +268,7 @@ def test_healthchecks_use_only_what_each_image_has(compose: dict) -> None:
         assert services[name]["healthcheck"]["test"][1] == "wget"  # busybox images
     assert services["grafana"]["healthcheck"]["test"][1] == "curl"
     assert services["mailpit"]["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
-    for name in EXPORTERS - {"simulator", "report-scheduler"}:
+    for name in EXPORTERS - {"simulator", "report-scheduler", "runbooks"}:
         test = services[name]["healthcheck"]["test"]
         port = services[name]["environment"]["TRADEWATCH_HTTP_PORT"]
         assert test[1] == "python" and f"127.0.0.1:{port}/healthz" in test[-1], name
@@ -276,6 +277,35 @@ def test_healthchecks_use_only_what_each_image_has(compose: dict) -> None:
     assert scheduler["healthcheck"]["test"][1] == "python"
     assert ".scheduler-heartbeat" in scheduler["healthcheck"]["test"][-1]
     assert scheduler["environment"]["TRADEWATCH_REPORT_OUT_DIR"] == "/var/lib/tradewatch/reports"
+    # The runbooks' page is the stdlib's static server: its check fetches a runbook the rules link to.
+    runbooks = services["runbooks"]
+    assert runbooks["entrypoint"][:3] == ["python", "-m", "http.server"]
+    assert runbooks["healthcheck"]["test"][1] == "python"
+    assert "127.0.0.1:8026/docs/runbooks/ComponentDown.md" in runbooks["healthcheck"]["test"][-1]
+
+
+def test_runbook_links_resolve_on_the_runbooks_service(compose: dict) -> None:
+    """Every runbook_url in the shipped rules points at the runbooks service's page, at a file that
+    the service's docs/ mount contains."""
+    import yaml
+
+    from tradewatch.devstack.render import RUNBOOK_BASE
+
+    port = RUNBOOK_BASE.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
+    assert any(p.endswith(f":{port}:8026") for p in compose["services"]["runbooks"]["ports"])
+    [(source, target, _)] = bind_mounts(compose["services"]["runbooks"])
+    served = (COMPOSE_FILE.parent / source).resolve()
+    prefix = RUNBOOK_BASE.split(f":{port}", 1)[1]  # /docs/runbooks
+    assert prefix.startswith(target.removeprefix("/srv"))
+    urls = []
+    for path in sorted((COMPOSE_FILE.parent / "prometheus" / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            urls += [r["annotations"]["runbook_url"] for r in group["rules"] if "alert" in r]
+    assert urls
+    for url in urls:
+        assert url.startswith(RUNBOOK_BASE + "/"), url
+        rel = url.removeprefix(RUNBOOK_BASE + "/").split("#")[0]
+        assert (served / prefix.removeprefix("/docs").lstrip("/") / rel).is_file(), url
 
 
 def test_report_scheduler_healthcheck_really_works(tmp_path) -> None:

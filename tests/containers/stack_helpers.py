@@ -17,10 +17,10 @@ import compose  # noqa: E402
 
 # Every service whose image can exist here (Mailpit as a stand-in); Grafana, Loki and Alloy cannot.
 SERVICES = ["mailpit", "alertmanager", "prometheus", "system-exporter", "trading-exporter", "model-exporter",
-            "simulator", "report-scheduler"]  # fmt: skip
+            "simulator", "report-scheduler", "runbooks"]  # fmt: skip
 PROJECT = "twci"
 PORT_VARS = ["PROMETHEUS_PORT", "ALERTMANAGER_PORT", "MAILPIT_UI_PORT", "MAILPIT_SMTP_PORT",
-             "SYSTEM_EXPORTER_PORT", "TRADING_EXPORTER_PORT", "MODEL_EXPORTER_PORT"]  # fmt: skip
+             "SYSTEM_EXPORTER_PORT", "TRADING_EXPORTER_PORT", "MODEL_EXPORTER_PORT", "RUNBOOKS_PORT"]  # fmt: skip
 
 
 def free_port() -> int:
