@@ -11,10 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.openmetrics import exposition as om
 
 from tradewatch.core import config as cfg
-from tradewatch.core import http as twhttp
 from tradewatch.core.app import Exporter, common_settings
 from tradewatch.core.http import HTTPError, Request, Response
 
@@ -153,12 +151,3 @@ def test_metrics_formats_and_label_escaping(exporter):
     assert body.endswith(b"# EOF\n") and b"demo_temperature_celsius{" in body
     _, _, index = request(exporter, "GET", "/")
     assert b'href="/echo"' in index
-
-
-@pytest.mark.parametrize("name", ["ok_name", "a:b", "1abc", "x.y", "ünï", "_", "with space", "a-b", "AbC9"])
-@pytest.mark.parametrize("escaping", [om.UNDERSCORES, om.ALLOWUTF8, om.DOTS, om.VALUES])
-def test_fast_openmetrics_escape_matches_the_library(name, escaping):
-    for rune_fn in (om._is_legacy_labelname_rune, om._is_legacy_metric_rune):
-        assert twhttp._fast_openmetrics_escape(name, escaping, rune_fn) == twhttp._library_escape(
-            name, escaping, rune_fn
-        )

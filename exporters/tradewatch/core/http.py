@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import html
 import io
-import re
 import threading
 import time
 import zlib
@@ -22,10 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.openmetrics import exposition as _openmetrics
 from prometheus_client.registry import CollectorRegistry
 
+from tradewatch.core import exposition
 from tradewatch.core.health import Readiness, SelfMetrics
 from tradewatch.core.logging import get_logger, json_bytes
 
@@ -33,21 +31,6 @@ log = get_logger("tradewatch.http")
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_REQUEST_TIMEOUT = 60.0  # seconds for a whole request to arrive, once it has begun
-
-# prometheus_client 0.26's OpenMetrics writer escapes every sample name character by character
-# (a third of a scrape's CPU). For names that are already valid label-style names the result
-# is the name itself, so answer those directly and leave every other case to the library.
-_LEGACY_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_library_escape = _openmetrics._escape
-
-
-def _fast_openmetrics_escape(s: str, escaping: str, valid_rune_fn: Any) -> str:
-    if escaping == _openmetrics.UNDERSCORES and _LEGACY_NAME.fullmatch(s):
-        return s
-    return _library_escape(s, escaping, valid_rune_fn)
-
-
-_openmetrics._escape = _fast_openmetrics_escape
 
 
 @dataclass
@@ -235,8 +218,7 @@ class ExporterHTTPServer:
         return handler(request)
 
     def _metrics(self, request: Request) -> Response:
-        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        body = encoder(self.registry)
+        body, content_type = exposition.expose(self.registry, request.headers.get("accept", ""))
         headers = {}
         if "gzip" in request.headers.get("accept-encoding", ""):
             body = gzip.compress(body, compresslevel=1)

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tradewatch.core import correlation
+
 # Every reason code a rejection can carry (the `reason` label of tradewatch_events_rejected_total).
 REASONS = (
     "invalid_json",
@@ -174,6 +176,12 @@ def schema_defs() -> dict[str, Any]:
                 {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
                 {"type": "string", "pattern": COUNT_PATTERN},
             ],
+        },
+        "correlation_id": {
+            "type": "string",
+            "description": "Ties a decision to its orders, acks, fills and closing trade (docs/events.md); "
+            "never a metric label, carried into logs and exemplars.",
+            "pattern": correlation.PATTERN,
         },
         "timestamp": {
             "description": "RFC 3339 with an offset, or Unix seconds (not milliseconds), from 1970-01-01 "
@@ -371,6 +379,15 @@ def vocabulary(name: str, options: Iterable[str], fallback: str) -> Check:
     return check
 
 
+def correlation_id(value: Any) -> str:
+    """An ID of 1-64 characters from A-Z a-z 0-9 . _ : - (``tradewatch.core.correlation``)."""
+    if value.__class__ is not str:
+        raise Invalid("wrong_type", f"expected a string, got {_kind(value)}")
+    if not correlation.is_valid(value):
+        raise Invalid("invalid_value", f"{_show(value)} is not 1-64 characters of A-Z a-z 0-9 . _ : -")
+    return value
+
+
 def boolean(value: Any) -> bool:
     if value is True or value is False:
         return value
@@ -533,6 +550,7 @@ ENVELOPE: tuple[FieldSpec, ...] = (
     opt("strategy", text()),
     opt("account", text()),
     opt("venue", text()),
+    opt("correlation_id", correlation_id),
 )
 _EVENT_ID = text()
 SUPPORTED_VERSIONS = frozenset({1})

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+
+from tradewatch.core.exemplars import BucketExemplars
 
 OVERFLOW = "__overflow__"
 
@@ -61,18 +63,22 @@ class Ring:
 class Histogram:
     """Bucket counts of a Prometheus histogram, kept as state (so replay restores them)."""
 
-    __slots__ = ("bounds", "count", "counts", "sum")
+    __slots__ = ("bounds", "count", "counts", "exemplars", "sum")
 
     def __init__(self, bounds: Iterable[float]):
         self.bounds = tuple(float(b) for b in bounds)
         self.counts = [0] * (len(self.bounds) + 1)  # last = +Inf only
         self.sum = 0.0
         self.count = 0
+        self.exemplars: BucketExemplars | None = None  # not dumped: rebuilt by the journal tail
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1  # first bound >= value: `le` semantics
+    def observe(self, value: float, event: Mapping[str, Any] | None = None) -> None:
+        i = bisect_left(self.bounds, value)  # first bound >= value: `le` semantics
+        self.counts[i] += 1
         self.sum += value
         self.count += 1
+        if event is not None and "correlation_id" in event:
+            self.exemplars = BucketExemplars.note(self.exemplars, len(self.counts), i, value, event)
 
     def cumulative(self) -> list[tuple[str, int]]:
         out, running = [], 0

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from tradewatch.core.exemplars import with_exemplars
 from tradewatch.model.buffers import Histogram
 from tradewatch.model.drift import DriftEngine
 from tradewatch.model.events import AI_STATUSES
@@ -22,7 +23,7 @@ from tradewatch.model.state import NUMERIC, ModelState, performance
 
 
 def _histogram(family: HistogramMetricFamily, labels: list[str], h: Histogram) -> None:
-    family.add_metric(labels, h.cumulative(), h.sum)
+    family.add_metric(labels, with_exemplars(h.cumulative(), h.exemplars), h.sum)
 
 
 def _gauge(family: GaugeMetricFamily, labels: list[str], value: float | None) -> None:

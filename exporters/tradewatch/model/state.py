@@ -584,7 +584,7 @@ class ModelState:
             label = "value"
         key = (m.versions(str(ev["model_version"])), label)
         m.predictions[key] = m.predictions.get(key, 0) + 1
-        m.latency.observe(float(ev["latency_seconds"]))
+        m.latency.observe(float(ev["latency_seconds"]), ev)
         probabilities = ev.get("probabilities") or None
         confidence = ev.get("confidence")
         if confidence is None and probabilities and m.kind == CLASSIFIER:

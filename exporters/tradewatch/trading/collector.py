@@ -21,6 +21,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
+from tradewatch.core.exemplars import with_exemplars
 from tradewatch.trading.events import (
     BREAKER_STATES,
     EXIT_REASONS,
@@ -70,6 +71,7 @@ def _histogram(name: str, doc: str, labels: list[str], rows: dict[Any, Hist]) ->
         for bound, count in zip((*hist.bounds, math.inf), hist.counts, strict=True):
             total += count
             buckets.append((floatToGoString(bound), total))
+        buckets = with_exemplars(buckets, hist.exemplars)
         h.add_metric(list(key) if isinstance(key, tuple) else [key], buckets, hist.sum)
     return h
 

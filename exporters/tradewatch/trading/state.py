@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tradewatch.core.exemplars import BucketExemplars
 from tradewatch.trading.eventtime import LATE, Timeline, advance_feed_clock
 from tradewatch.trading.settings import TradingConfig, clock_time
 
@@ -78,29 +79,39 @@ class LabelCap:
 
 
 class Hist:
-    """Histogram buckets as plain counts (observe is a bisect and two adds)."""
+    """Histogram buckets as plain counts (observe is a bisect and two adds).
 
-    __slots__ = ("bounds", "counts", "sum")
+    ``exemplars`` (core.exemplars) holds each bucket's latest correlated observation; it is not in
+    the snapshot: exemplars are a pointer to recent orders, rebuilt by the journal tail on replay.
+    """
+
+    __slots__ = ("bounds", "counts", "exemplars", "sum")
 
     def __init__(self, bounds: tuple[float, ...], counts: list[int] | None = None, total: float = 0.0):
         self.bounds = bounds
         self.counts = counts or [0] * (len(bounds) + 1)  # last slot: above the largest bound (+Inf)
         self.sum = total
+        self.exemplars: BucketExemplars | None = None
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
+    def observe(self, value: float, event: dict[str, Any] | None = None) -> None:
+        i = bisect_left(self.bounds, value)
+        self.counts[i] += 1
         self.sum += value
+        if event is not None and "correlation_id" in event:
+            self.exemplars = BucketExemplars.note(self.exemplars, len(self.counts), i, value, event)
 
 
 def _inc(d: dict, key: Any, by: float = 1) -> None:
     d[key] = d.get(key, 0) + by
 
 
-def _hist(d: dict[Any, Hist], key: Any, bounds: tuple[float, ...], value: float) -> None:
+def _hist(
+    d: dict[Any, Hist], key: Any, bounds: tuple[float, ...], value: float, event: dict[str, Any] | None = None
+) -> None:
     h = d.get(key)
     if h is None:
         h = d[key] = Hist(bounds)
-    h.observe(value)
+    h.observe(value, event)
 
 
 class Account:
@@ -328,7 +339,7 @@ class TradingState:
             order[9] = True
             latency = e["ts"] - order[0]
             if latency >= 0:
-                _hist(self.ack_latency, order[5], LATENCY_BUCKETS, latency)
+                _hist(self.ack_latency, order[5], LATENCY_BUCKETS, latency, e)
 
     def _order_fill(self, e: dict[str, Any]) -> None:
         order = self._order_of(e)
@@ -339,10 +350,10 @@ class TradingState:
         if ref:
             sign = 1.0 if order[3] == "buy" else -1.0
             bps = sign * (e["fill_price"] - ref) / ref * 1e4
-            _hist(self.slippage, (order[5], order[3]), SLIPPAGE_BUCKETS, bps)
+            _hist(self.slippage, (order[5], order[3]), SLIPPAGE_BUCKETS, bps, e)
         if final:
             if order[0] is not None and e["ts"] >= order[0]:
-                _hist(self.fill_latency, order[5], LATENCY_BUCKETS, e["ts"] - order[0])
+                _hist(self.fill_latency, order[5], LATENCY_BUCKETS, e["ts"] - order[0], e)
             self._finish(e["order_id"], order)
 
     def _order_terminal(self, e: dict[str, Any]) -> None:
@@ -496,7 +507,7 @@ class TradingState:
         _hist(self.signal_confidence, strategy, CONFIDENCE_BUCKETS, e["confidence"])
 
     def _decision(self, e: dict[str, Any]) -> None:
-        _hist(self.decision_latency, self.providers(e["provider"]), LATENCY_BUCKETS, e["latency_seconds"])
+        _hist(self.decision_latency, self.providers(e["provider"]), LATENCY_BUCKETS, e["latency_seconds"], e)
 
     def _circuit_breaker(self, e: dict[str, Any]) -> None:
         service = self.services(e["service"])
