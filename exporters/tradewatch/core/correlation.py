@@ -36,3 +36,9 @@ def from_headers(headers: Mapping[str, str]) -> str | None:
     if match and match.group(1) != "0" * 32:
         return match.group(1)
     return None
+
+
+def of_item(raw: object) -> str | None:
+    """The valid ``correlation_id`` of a raw (maybe rejected) event, for its log line."""
+    cid = raw.get(FIELD) if isinstance(raw, dict) else None
+    return cid if is_valid(cid) else None

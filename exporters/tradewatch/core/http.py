@@ -24,8 +24,9 @@ import orjson
 from prometheus_client.registry import CollectorRegistry
 
 from tradewatch.core import exposition
+from tradewatch.core.correlation import from_headers
 from tradewatch.core.health import Readiness, SelfMetrics
-from tradewatch.core.logging import get_logger, json_bytes
+from tradewatch.core.logging import correlation, get_logger, json_bytes
 
 log = get_logger("tradewatch.http")
 
@@ -291,9 +292,14 @@ class ExporterHTTPServer:
                     outer._leave()
 
             def _serve_one(self) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                # Every log line of this request carries its correlation ID (the client's, or a new one).
+                with correlation(from_headers(headers)) as cid:
+                    self._serve_correlated(headers, cid)
+
+            def _serve_correlated(self, headers: dict[str, str], cid: str) -> None:
                 start = time.perf_counter()
                 split = urlsplit(self.path)
-                headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
                     try:
                         body = self._read_body(headers)
@@ -326,6 +332,7 @@ class ExporterHTTPServer:
                         "request handler failed", path=split.path, method=self.command, error=str(exc), exc_info=True
                     )
                     response = Response.json(500, {"error": "internal error; see the exporter log"})
+                response.headers.setdefault("X-Correlation-ID", cid)
                 self._send(response)
                 log.debug(
                     "http request",

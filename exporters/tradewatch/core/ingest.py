@@ -56,6 +56,7 @@ from tradewatch.core.body import (
     TooLarge,
     parse_body,
 )
+from tradewatch.core.correlation import of_item
 from tradewatch.core.dedupe import DedupeWindow
 from tradewatch.core.http import HTTPError, Request, Response
 from tradewatch.core.journal import FSYNC_POLICIES, Journal, JournalError
@@ -354,7 +355,11 @@ class EventIngestor:
             for reason, n in result.reasons.items():
                 counts[reason] = counts.get(reason, 0) + n
         for r in result.rejected:
-            self._log_rejection(r["reason"], "event rejected", message=r["message"], index=r["index"], source=source)
+            cid = of_item(items[r["index"]])
+            extra = {"correlation_id": cid} if cid else {}
+            self._log_rejection(
+                r["reason"], "event rejected", message=r["message"], index=r["index"], source=source, **extra
+            )
         return result
 
     # ------------------------------------------------------------------ journal health
