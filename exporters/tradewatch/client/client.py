@@ -23,6 +23,7 @@ from typing import Any
 
 from tradewatch.client.events import MODEL_TYPES, EventHelpers, encode
 from tradewatch.client.sender import Channel, ClientStats, SendOptions
+from tradewatch.client.trail import Trails
 
 DEFAULT_TRADING_URL = "http://127.0.0.1:9812"
 DEFAULT_MODEL_URL = "http://127.0.0.1:9813"
@@ -52,7 +53,9 @@ class TradeWatchClient(EventHelpers):
         strategy: str | None = None,
         account: str | None = None,
         venue: str | None = None,
+        trail_sample_rate: float = 1.0,
     ):
+        self.trails = Trails(trail_sample_rate)
         self.defaults = {
             k: v for k, v in {"strategy": strategy, "account": account, "venue": venue}.items() if v is not None
         }
@@ -94,8 +97,9 @@ class TradeWatchClient(EventHelpers):
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **kwargs: Any) -> TradeWatchClient:
         """URLs, token and spool from TRADEWATCH_TRADING_URL, TRADEWATCH_MODEL_URL, TRADEWATCH_TOKEN
-        (or TRADEWATCH_TOKEN_FILE), TRADEWATCH_SPOOL_DIR, TRADEWATCH_DEAD_LETTER_DIR and
-        TRADEWATCH_DURABLE (``1``/``true``/``yes``); keyword arguments win."""
+        (or TRADEWATCH_TOKEN_FILE), TRADEWATCH_SPOOL_DIR, TRADEWATCH_DEAD_LETTER_DIR,
+        TRADEWATCH_DURABLE (``1``/``true``/``yes``) and TRADEWATCH_TRAIL_SAMPLE_RATE (0..1);
+        keyword arguments win."""
         env = os.environ if environ is None else environ
         token = env.get("TRADEWATCH_TOKEN")
         if not token and env.get("TRADEWATCH_TOKEN_FILE"):
@@ -112,6 +116,12 @@ class TradeWatchClient(EventHelpers):
             if durable not in ("1", "true", "yes", "0", "false", "no"):
                 raise ValueError(f"TRADEWATCH_DURABLE must be true or false, got {durable!r}")
             options["durable"] = durable in ("1", "true", "yes")
+        rate = env.get("TRADEWATCH_TRAIL_SAMPLE_RATE", "").strip()
+        if rate:
+            try:
+                options["trail_sample_rate"] = float(rate)
+            except ValueError:
+                raise ValueError(f"TRADEWATCH_TRAIL_SAMPLE_RATE must be a number from 0 to 1, got {rate!r}") from None
         options.update(kwargs)
         return cls(**options)
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from tradewatch.client.trail import Trails
+
 # Event types the model exporter ingests; every other type goes to the trading exporter.
 MODEL_TYPES = frozenset({"prediction", "outcome", "ai_call"})
 
@@ -80,20 +82,28 @@ def encode(event: dict[str, Any]) -> bytes:
 class EventHelpers:
     """Mixin: one method per event type; subclasses implement :meth:`emit`.
 
-    Every helper also takes the envelope keywords ``ts``, ``event_id``, ``strategy``, ``account``
-    and ``venue`` (``**envelope``); the emitter's defaults fill the last three when omitted.
+    Every helper also takes the envelope keywords ``ts``, ``event_id``, ``strategy``, ``account``,
+    ``venue`` and ``correlation_id`` (``**envelope``); the emitter's defaults fill strategy, account
+    and venue when omitted, its :class:`~tradewatch.client.trail.Trails` the correlation ID.
     """
 
     defaults: dict[str, Any]
+    trails: Trails = Trails()  # replaced per emitter (with its trail_sample_rate) by the subclasses
 
     def emit(self, event: dict[str, Any]) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def trail(self, correlation_id: str | None = None) -> Any:
+        """A correlation trail (context manager or decorator) for a decision and its orders (trail.py)."""
+        return self.trails.trail(correlation_id)
 
     def _send(self, event_type: str, fields: dict[str, Any], envelope: dict[str, Any]) -> str:
         ts = envelope.pop("ts", None)
         event_id = envelope.pop("event_id", None)
         merged = {**self.defaults, **{k: v for k, v in envelope.items() if v is not None}}
-        return self.emit(build_event(event_type, fields, ts=ts, event_id=event_id, defaults=merged))
+        event = build_event(event_type, fields, ts=ts, event_id=event_id, defaults=merged)
+        self.trails.tag(event)
+        return self.emit(event)
 
     # -- order lifecycle ------------------------------------------------------------------------
     def order_submitted(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tradewatch.client.events import EventHelpers, encode
+from tradewatch.client.trail import Trails
 
 FSYNC_POLICIES = ("always", "batch", "never")
 
@@ -29,7 +30,9 @@ class JournalWriter(EventHelpers):
         strategy: str | None = None,
         account: str | None = None,
         venue: str | None = None,
+        trail_sample_rate: float = 1.0,
     ):
+        self.trails = Trails(trail_sample_rate)
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
         self.path = Path(path)
