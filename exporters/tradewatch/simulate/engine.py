@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from tradewatch.client.events import format_ts
 from tradewatch.core.logging import correlation, get_logger
+from tradewatch.simulate import trails
 from tradewatch.simulate.scenarios import NORMAL, SCENARIOS, Effects
 
 log = get_logger("tradewatch.simulate")
@@ -289,7 +290,7 @@ class Simulator:
         self._ai_calls(effects, p, s, out)
         self._breaker_tick(p, s, out)
         self._periodic(effects, p, s, out)
-        return out
+        return trails.tag(out)
 
     def _effects(self, p: float) -> tuple[Effects, float | None]:
         q = p - self.warmup
