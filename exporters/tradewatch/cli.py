@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "report": "tradewatch.report.command",
     "dev": "tradewatch.devstack.command",
     "dashboards": "tradewatch.dashboards.command",
+    "trail": "tradewatch.trail.command",
 }
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 

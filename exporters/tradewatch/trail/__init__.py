@@ -1,0 +1,1 @@
+"""``tradewatch trail``: one correlation ID's story from the journals and the logs."""
