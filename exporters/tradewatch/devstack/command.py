@@ -23,6 +23,8 @@ STATE_PATHS = (
     "model-journal",
     "prometheus",
     "alertmanager",
+    "alertmanager-2",
+    "alertmanager-3",
     "mail",
     "logs",
     "model-reference.jsonl",
@@ -71,6 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--test-mode", action="store_true", help="1 s scrape/evaluation and short alert timings, as the tests use"
+    )
+    parser.add_argument(
+        "--ha",
+        action="store_true",
+        help="three Alertmanager peers in one gossip cluster (API 9093/9095/9096, gossip 9094/9097/9098), "
+        "Prometheus sending to all of them (docs/alerting.md, Alertmanager HA)",
     )
     parser.add_argument("--random-ports", action="store_true", help="free ports instead of the documented ones")
     parser.add_argument(
@@ -174,9 +182,11 @@ def demo_exporter_env(workdir: Path, environ: dict[str, str] | None = None) -> d
 
 
 def _run_stack(args: argparse.Namespace) -> int:
+    from tradewatch.devstack import ha
     from tradewatch.devstack.procs import ProcessFailed
     from tradewatch.devstack.stack import AlertmanagerSpec, DevStack, StackError, StackOptions
 
+    peers = ha.AM_PEERS if args.ha else ha.AM_PEERS[:1]
     opts = StackOptions(
         workdir=args.workdir.resolve(),
         test_mode=args.test_mode,
@@ -184,7 +194,8 @@ def _run_stack(args: argparse.Namespace) -> int:
         simulator=None if args.scenario == "none" else args.scenario,
         slack_webhook_file=args.slack_webhook_file,
         smtp_smarthost=args.smtp,
-        alertmanagers=(AlertmanagerSpec(location=args.quiet_hours_tz),),
+        alertmanagers=tuple(AlertmanagerSpec(name, location=args.quiet_hours_tz) for name in peers),
+        am_cluster=args.ha,
         exporter_env=demo_exporter_env(args.workdir.resolve()),
     )
     stack = DevStack(opts)

@@ -332,6 +332,9 @@ def committed_files(repo: Path = REPO) -> dict[Path, str]:
     files[repo / "alertmanager" / "alertmanager.email-only.yml"] = AM_EMAIL_ONLY_HEADER + dump_yaml(
         strip_slack(load_alertmanager(repo))
     )
+    from tradewatch.devstack import ha  # the HA variants build on this module
+
+    files.update(ha.committed_files(repo))
     return files
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tradewatch.devstack import render
+from tradewatch.devstack import ha, render
 from tradewatch.devstack.procs import Managed, ProcessFailed, free_port
 from tradewatch.devstack.receivers import MailCatcher, SlackReceiver
 
@@ -74,6 +74,7 @@ class StackOptions:
     alertmanagers: Sequence[AlertmanagerSpec] = (AlertmanagerSpec(),)
     threshold_overrides: dict[str, float] = field(default_factory=dict)
     exporter_env: dict[str, dict[str, str]] = field(default_factory=dict)  # extra env per exporter
+    am_cluster: bool = False  # the Alertmanagers gossip as one cluster (tradewatch dev --ha)
 
 
 def tradewatch_argv() -> list[str]:
@@ -103,6 +104,7 @@ class DevStack:
         self.slack: SlackReceiver | None = None
         self.mail: MailCatcher | None = None
         self.am_ports: dict[str, int] = {}
+        self.cluster_ports: dict[str, int] = {}
         self._started = False
         self._scenario: str | None = None
 
@@ -130,7 +132,12 @@ class DevStack:
         base = DEV_PORTS if not opts.random_ports else {k: free_port() for k in DEV_PORTS}
         self.ports = dict(base)
         for i, spec in enumerate(opts.alertmanagers):
-            self.am_ports[spec.name] = self.ports["alertmanager"] if i == 0 else free_port()
+            fixed = not opts.random_ports and i < len(ha.DEV_AM_PORTS)
+            self.am_ports[spec.name] = (
+                self.ports["alertmanager"] if i == 0 else ha.DEV_AM_PORTS[i] if fixed else free_port()
+            )
+            if opts.am_cluster:
+                self.cluster_ports[spec.name] = ha.DEV_CLUSTER_PORTS[i] if fixed else free_port()
         if opts.slack_webhook_file is None:
             self.slack = SlackReceiver(port=0 if opts.random_ports else 8026, docs_dir=render.REPO / "docs").start()
         if opts.smtp_smarthost is None:
@@ -148,7 +155,7 @@ class DevStack:
                     f"--storage.path={data}",
                     f"--web.listen-address=127.0.0.1:{port}",
                     f"--web.external-url=http://127.0.0.1:{port}",
-                    "--cluster.listen-address=",
+                    *self._cluster_args(spec.name),
                     "--log.level=info",
                 ],
                 self.workdir / "logs" / f"{spec.name}.log",
@@ -264,6 +271,15 @@ class DevStack:
                 )
             )
             (am_dir / "alertmanager.yml").write_text(render.dump_yaml(am))
+
+    def _cluster_args(self, name: str) -> list[str]:
+        """No gossip for a lone Alertmanager; with am_cluster, every peer joins every other."""
+        if not self.options.am_cluster:
+            return ["--cluster.listen-address="]
+        own = f"127.0.0.1:{self.cluster_ports[name]}"
+        peers = [f"127.0.0.1:{port}" for peer, port in self.cluster_ports.items() if peer != name]
+        timings = ha.FAST_GOSSIP if self.options.test_mode else ha.SHIPPED_GOSSIP
+        return ha.cluster_args(own, peers, timings, advertise=own)
 
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         # Marks every child with its stack, so a leftover process can be traced to its work dir.
