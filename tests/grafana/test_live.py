@@ -227,3 +227,27 @@ def test_query_returns_data(stack: Live, query: Query):
         if time.monotonic() > deadline:
             pytest.fail(f"{query.dashboard} / {query.where}: no data for\n  {expr}")
         time.sleep(1)
+
+
+def test_prometheus_stores_the_simulators_correlation_exemplars(stack: Live):
+    """query_exemplars returns the simulator's order IDs on fill latency and slippage (exemplar
+    storage on, OpenMetrics negotiated), and one of them is an order the trading exporter saw."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        found: dict[str, set[str]] = {}
+        for metric in (
+            "tradewatch_trading_order_fill_latency_seconds_bucket",
+            "tradewatch_trading_slippage_bps_bucket",
+        ):
+            data = _get(
+                stack, "/api/v1/query_exemplars", {"query": metric, "start": stack.start, "end": time.time() + 86400}
+            )
+            for series in data:
+                for ex in series["exemplars"]:
+                    found.setdefault(metric, set()).add(ex["labels"].get("correlation_id", ""))
+        if len(found) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(found) == 2, found
+    ids = set().union(*found.values())
+    assert ids and all(cid.startswith("ord-") for cid in ids), ids

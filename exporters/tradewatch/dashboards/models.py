@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
+from tradewatch.dashboards import exemplars
 from tradewatch.dashboards.common import (
     GREEN,
     ORANGE,
@@ -149,7 +150,9 @@ def model(ctx: Context) -> db.Dashboard:
         ts(
             "Inference latency",
             "p50 and p99 inference latency. Dashed: the ModelLatencyHigh p99 level.",
-            quantiles(f"tradewatch_model_inference_latency_seconds_bucket{{{MODEL}}}", "model", (0.5, 0.99)),
+            exemplars.first(
+                quantiles(f"tradewatch_model_inference_latency_seconds_bucket{{{MODEL}}}", "model", (0.5, 0.99))
+            ),
             unit="s",
             thresholds=rising(None, ctx.t("model_latency_p99_seconds")),
             links=[ctx.runbook("ModelLatencyHigh")],

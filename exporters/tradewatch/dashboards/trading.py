@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
+from tradewatch.dashboards import exemplars
 from tradewatch.dashboards.common import (
     GREEN,
     ORANGE,
@@ -355,7 +356,7 @@ def execution(ctx: Context) -> db.Dashboard:
         ts(
             "Submit to acknowledge latency",
             "p50, p90 and p99 per venue. The dashed line is the ExecutionLatencyHigh p99 level.",
-            quantiles(ack, "venue", (0.5, 0.9, 0.99)),
+            exemplars.first(quantiles(ack, "venue", (0.5, 0.9, 0.99))),
             unit="s",
             thresholds=rising(None, ctx.t("execution_latency_p99_seconds")),
             links=[ctx.runbook("ExecutionLatencyHigh")],
@@ -366,7 +367,7 @@ def execution(ctx: Context) -> db.Dashboard:
         ts(
             "Submit to fill latency",
             "p50 and p99 of the time from submission to the (last) fill, per venue.",
-            quantiles(fill, "venue", (0.5, 0.99)),
+            exemplars.first(quantiles(fill, "venue", (0.5, 0.99))),
             unit="s",
         )
     )
@@ -374,7 +375,7 @@ def execution(ctx: Context) -> db.Dashboard:
         ts(
             "Decision latency by provider",
             "p50 and p99 of the strategy's decision latency (model or AI provider).",
-            quantiles("tradewatch_trading_decision_latency_seconds_bucket", "provider", (0.5, 0.99)),
+            exemplars.first(quantiles("tradewatch_trading_decision_latency_seconds_bucket", "provider", (0.5, 0.99))),
             unit="s",
             w=24,
         )
@@ -388,9 +389,9 @@ def execution(ctx: Context) -> db.Dashboard:
             "worse than the decision price. The median is what SlippageHigh compares with its level "
             "(dashed); median and p95 come from the histogram buckets (a histogram with negative "
             "buckets has no _sum/_count, so there is no mean).",
-            [
-                *quantiles(f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95), window="5m"),
-            ],
+            exemplars.first(
+                quantiles(f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95), window="5m")
+            ),
             unit="none",
             thresholds=rising(None, ctx.t("slippage_high_bps")),
             links=[ctx.runbook("SlippageHigh")],

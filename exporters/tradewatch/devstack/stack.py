@@ -175,6 +175,9 @@ class DevStack:
                 f"--web.listen-address=127.0.0.1:{port}",
                 f"--web.external-url=http://127.0.0.1:{port}",
                 "--storage.tsdb.retention.time=2d",
+                # The exporters' fill/ack latency, slippage and inference histograms carry
+                # correlation-ID exemplars (same flag in 2.42 and 3.x).
+                "--enable-feature=exemplar-storage",
                 "--log.level=info",
             ],
             self.workdir / "logs" / "prometheus.log",
