@@ -142,8 +142,12 @@ def test_grafana_password_is_required_with_no_default() -> None:
 
 
 def _used_variables() -> set[str]:
+    """Variables docker-compose.yml and the opt-in docker-compose.ha.yml read."""
+    from overrides import raw_override
+
     used: set[str] = set()
     interpolate_tree(raw_compose(), example_env(), used)
+    interpolate_tree(raw_override(), example_env(), used)
     return used
 
 
