@@ -7,6 +7,8 @@
 - RSS of the exporter process (VmRSS) after 100k and after 1M acknowledged events, with the
   default dedupe window (1M event_ids remembered) and with a 100k window, which shows what the
   fold itself costs: it is bounded, the id window is the only thing that grows with the stream.
+- Exposition: median time to write the /metrics body of a 200k-event fold (with correlation-ID
+  exemplars) with tradewatch.core.exposition and with prometheus_client's own writers.
 - Replay: events/s of ``EventIngestor.start()`` over a 1M-event journal (no snapshot), in-process,
   one core: orjson decode + dedupe bookkeeping + ``TradingState.apply``.
 
@@ -165,6 +167,45 @@ def in_process_rate(total: int) -> float:
     return total / best
 
 
+def exposition_times(events: int = 200_000, scrapes: int = 20) -> tuple[int, int, dict[str, float]]:
+    """(series, exemplars, label -> median ms per /metrics body) of a fold of ``events`` events with
+    correlation IDs: tradewatch.core.exposition against prometheus_client's own writers."""
+    import statistics
+
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import exposition as lib_text
+    from prometheus_client.openmetrics import exposition as lib_om
+
+    from tradewatch.core import exposition
+    from tradewatch.trading.collector import TradingStateCollector
+    from tradewatch.trading.events import validate_trading_event
+    from tradewatch.trading.state import TradingState
+
+    state = TradingState()
+    for i, ev in enumerate(event_stream(events, symbols=50)):
+        ev["correlation_id"] = f"ord-{i // 6:012x}"
+        state.apply(validate_trading_event(ev))
+    registry = CollectorRegistry()
+    registry.register(TradingStateCollector(state))
+    writers = {
+        "tradewatch OpenMetrics (exemplars)": exposition.openmetrics,
+        "tradewatch text 0.0.4": exposition.text,
+        "prometheus_client OpenMetrics": lib_om.generate_latest,
+        "prometheus_client text 0.0.4": lib_text.generate_latest,
+    }
+    out = {}
+    for label, write in writers.items():
+        times = []
+        for _ in range(scrapes):
+            started = time.perf_counter()
+            write(registry)
+            times.append(time.perf_counter() - started)
+        out[label] = statistics.median(times) * 1000
+    body = exposition.openmetrics(registry).decode()
+    series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+    return series, body.count(" # {"), out
+
+
 def http_run(label: str, total: int, **env: str) -> dict:
     bodies = batches(total)
     with tempfile.TemporaryDirectory() as d:
@@ -180,6 +221,10 @@ def http_run(label: str, total: int, **env: str) -> dict:
 
 
 def main() -> None:
+    series, exemplars, times = exposition_times()
+    print(f"/metrics body of a 200k-event fold: {series:,} series, {exemplars} exemplars; median of 20, one core")
+    for label, ms in times.items():
+        print(f"  {label:38} {ms:8.1f} ms")
     print(f"events per run: {TOTAL:,}; batch {BATCH} events per POST; one keep-alive client")
     runs = [
         http_run("fsync=batch (default)", TOTAL),
