@@ -24,7 +24,7 @@ system-deps:
 	@bash tools/install-system-deps.sh
 
 secrets: ## create empty placeholders for missing Compose secret files (never overwrites)
-	@for f in slack_webhook_url smtp_password; do [ -e secrets/$$f ] || install -m 644 /dev/null secrets/$$f; done
+	@for f in slack_webhook_url smtp_password pagerduty_routing_key opsgenie_api_key telegram_bot_token telegram_chat_id alert_webhook_url heartbeat_url; do [ -e secrets/$$f ] || install -m 644 /dev/null secrets/$$f; done
 
 up: secrets ## start the whole stack with Docker Compose
 	@if ! docker info >/dev/null 2>&1; then \

@@ -237,7 +237,7 @@ def test_contact_points_policies_and_mute_timings_refer_to_each_other(alerting):
         assert set(cp) <= CONTACT_POINT_KEYS
         for receiver in cp["receivers"]:
             assert set(receiver) <= RECEIVER_KEYS
-            assert receiver["type"] in {"slack", "email"}
+            assert receiver["type"] in {"slack", "email", "pagerduty", "opsgenie", "webhook"}
             if receiver["type"] == "email":
                 assert "@" in receiver["settings"]["addresses"]
     for mute in alerting["muteTimes"]:

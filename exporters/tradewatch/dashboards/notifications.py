@@ -5,9 +5,15 @@ hours as Prometheus' alerts. Rather than maintain two routing trees by hand, thi
 alertmanager/alertmanager.yml into Grafana's alerting file-provisioning format
 (grafana/provisioning/alerting/notifications.yml); tests/grafana/ compare the two independently.
 
-Differences that cannot be mirrored: receivers without integrations (the Watchdog's dead man's
-switch) have no Grafana equivalent and their routes are left out; Grafana does not expand
-variables in mute timings, so the quiet-hours time zone is the one in alertmanager.yml.
+Differences that cannot be mirrored: the Watchdog's dead man's switch (heartbeat) has no Grafana
+equivalent and its route is left out; Telegram is left out of Grafana (its Telegram integration
+has no API URL setting, so with no secret it could not be pointed at an inert local port like the
+others and would call api.telegram.org with a dummy token); Grafana does not expand variables in
+mute timings, so the quiet-hours time zone is the one in alertmanager.yml.
+
+PagerDuty, Opsgenie and the generic webhook read environment variables that grafana/entrypoint.sh
+fills from the same secret files as Alertmanager; an empty secret gives an inert value (a closed
+local port), so nothing leaves the host.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ ALERTMANAGER_FILE = REPO_ROOT / "alertmanager" / "alertmanager.yml"
 # when the secret is empty: Grafana rejects a Slack contact point without one).
 SLACK_URL_ENV = "TRADEWATCH_SLACK_WEBHOOK_URL"
 SLACK_URL = "$__env{" + SLACK_URL_ENV + "}"
+PAGERDUTY_KEY = "$__env{TRADEWATCH_PAGERDUTY_ROUTING_KEY}"
+PAGERDUTY_URL = "$__env{TRADEWATCH_PAGERDUTY_URL}"
+OPSGENIE_KEY = "$__env{TRADEWATCH_OPSGENIE_API_KEY}"
+OPSGENIE_URL = "$__env{TRADEWATCH_OPSGENIE_API_URL}"
+WEBHOOK_URL = "$__env{TRADEWATCH_ALERT_WEBHOOK_URL}"
 TEMPLATE_NAME = "tradewatch"
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 _TIMINGS = ("group_wait", "group_interval", "repeat_interval")
@@ -72,9 +83,53 @@ def _contact_point(receiver: dict[str, Any]) -> dict[str, Any] | None:
                 "disableResolveMessage": not email.get("send_resolved", True),
             }
         )
+    integrations += _paging_integrations(receiver)
     if not integrations:
         return None
     return {"orgId": 1, "name": name, "receivers": integrations}
+
+
+def _paging_integrations(receiver: dict[str, Any]) -> list[dict[str, Any]]:
+    """PagerDuty, Opsgenie and the generic webhook, where the Alertmanager receiver has them."""
+    from tradewatch.devstack.channels import channel_of
+
+    name = receiver["name"]
+    title = '{{ template "tradewatch.title" . }}'
+    settings_of = {
+        "pagerduty": {
+            "integrationKey": PAGERDUTY_KEY,
+            "url": PAGERDUTY_URL,
+            "severity": "critical",
+            "class": "{{ .CommonLabels.alertname }}",
+            "component": "{{ .CommonLabels.team }}",
+            "group": "{{ .CommonLabels.team }}",
+            "summary": title,
+            "client": "TradeWatch Grafana",
+        },
+        "opsgenie": {
+            "apiKey": OPSGENIE_KEY,
+            "apiUrl": OPSGENIE_URL,
+            "message": title,
+            "description": '{{ template "tradewatch.text" . }}',
+            "autoClose": True,
+            "sendTagsAs": "tags",
+        },
+        "webhook": {"url": WEBHOOK_URL, "httpMethod": "POST"},
+    }
+    out = []
+    for key, configs in receiver.items():
+        channel = channel_of(key, configs)
+        if channel is None or channel.name not in settings_of:
+            continue
+        out.append(
+            {
+                "uid": f"{name}-{channel.name}",
+                "type": channel.name,
+                "settings": settings_of[channel.name],
+                "disableResolveMessage": not configs[0].get("send_resolved", True),
+            }
+        )
+    return out
 
 
 def _route(route: dict[str, Any], deliverable: set[str]) -> dict[str, Any] | None:

@@ -1,0 +1,132 @@
+"""A local stand-in for the paging and chat services Alertmanager calls: PagerDuty's Events API v2,
+Opsgenie's Alert API, Telegram's Bot API, a generic webhook and a heartbeat (dead man's switch)
+service. It records every request (method, path, headers, body) with its arrival time and answers
+each the way the real service does, so a real Alertmanager counts its notifications as delivered.
+
+Paths (the channel's URL in Alertmanager points at ``<url>/<channel>``):
+
+* ``/pagerduty/v2/enqueue``: answers 202 ``{"status": "success", "dedup_key": ...}``
+* ``/opsgenie/v2/alerts`` and ``/opsgenie/v2/alerts/<alias>/close``: answers 202 with a request id
+* ``/telegram/bot<token>/sendMessage``: answers ``{"ok": true, "result": <message>}``
+* ``/webhook/...`` and ``/heartbeat/...`` (GET or POST): answers 200 ``OK``
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tradewatch.devstack.receivers import _Recorder
+
+#: channel -> the path Alertmanager's config for that channel is pointed at (tests, dev stack).
+API_PATHS = {
+    "pagerduty": "/pagerduty/v2/enqueue",
+    "opsgenie": "/opsgenie/",
+    "telegram": "/telegram",
+    "webhook": "/webhook/alerts",
+    "heartbeat": "/heartbeat/ping",
+}
+_MAX_BODY = 1 << 20
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received: float = field(default_factory=time.time)
+
+    @property
+    def channel(self) -> str:
+        return self.path.lstrip("/").split("/", 1)[0]
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class ServiceStandIn(_Recorder):
+    """HTTP server on loopback recording requests for every channel (see the module docstring)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        super().__init__()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > _MAX_BODY:
+                    self._send(413, {"error": "body too large"})
+                    return
+                body = self.rfile.read(length)
+                path = urllib.parse.urlsplit(self.path).path
+                req = Request(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body)
+                code, answer = recorder.answer(req)
+                if code < 400:
+                    recorder._add(req)
+                self._send(code, answer)
+
+            do_GET = do_POST = _handle
+
+            def _send(self, code: int, answer: Any) -> None:
+                data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="service-standin", daemon=True)
+
+    def api_url(self, channel: str) -> str:
+        return self.url + API_PATHS[channel]
+
+    def answer(self, req: Request) -> tuple[int, Any]:
+        """The real service's answer to ``req`` (status, JSON or text body)."""
+        channel = req.channel
+        try:
+            payload = req.json if req.method == "POST" and channel in ("pagerduty", "opsgenie", "telegram") else None
+        except ValueError:
+            return 400, {"status": "invalid", "message": "Event object is invalid"}
+        if channel == "pagerduty":
+            return 202, {"status": "success", "message": "Event processed", "dedup_key": payload.get("dedup_key")}
+        if channel == "opsgenie":
+            return 202, {"result": "Request will be processed", "took": 0.01, "requestId": f"req-{len(self.messages)}"}
+        if channel == "telegram":
+            try:  # Alertmanager sends the chat id as a string; Telegram answers it as a number
+                chat_id = int(payload.get("chat_id"))
+            except (TypeError, ValueError):
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+            chat = {"id": chat_id, "type": "group", "title": "TradeWatch stand-in"}
+            message = {"message_id": len(self.messages) + 1, "date": int(time.time()), "chat": chat}
+            return 200, {"ok": True, "result": {**message, "text": payload.get("text", "")}}
+        if channel in ("webhook", "heartbeat"):
+            return 200, "OK"
+        return 404, "unknown channel: /pagerduty, /opsgenie, /telegram, /webhook or /heartbeat\n"
+
+    def of(self, channel: str) -> list[Request]:
+        return [r for r in self.messages if r.channel == channel]
+
+    def start(self) -> ServiceStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _describe(self, item: Request) -> str:
+        return f"{item.method} {item.path} {item.body[:120]!r}"
