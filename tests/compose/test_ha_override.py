@@ -170,6 +170,23 @@ def test_each_replica_loads_its_own_generated_config(merged: dict) -> None:
                 assert target.rsplit(":", 1)[0] in merged["services"], f"{service}: {target}"
 
 
+def test_replica_commands_are_the_base_command_with_their_config(merged: dict) -> None:
+    """A flag added to the base prometheus (retention, feature flags) must reach both replicas."""
+    base = load_compose(example_env())["services"]["prometheus"]["command"]
+    for replica, service in ha.REPLICAS.items():
+        command = merged["services"][service]["command"]
+        port = published_ports(merged["services"][service])[0]["published"]
+        expected = [
+            f"--config.file=/etc/prometheus/prometheus.ha-{replica}.yml"
+            if c.startswith("--config.file=")
+            else f"--web.external-url=http://localhost:{port}"
+            if c.startswith("--web.external-url=")
+            else c
+            for c in base
+        ]
+        assert command == expected, f"{service}: copy the base prometheus flags into docker-compose.ha.yml"
+
+
 def test_pair_has_the_same_targets_and_differs_only_in_replica() -> None:
     a, b = (ha.render_prometheus_ha(r) for r in ha.REPLICAS)
     b["global"]["external_labels"][ha.REPLICA_LABEL] = "a"
