@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -37,40 +38,42 @@ def test_a_simulator_orders_story(tmp_path):
         b"".join(orjson.dumps(e) + b"\n" for e in events if e["type"] in MODEL_TYPES)
     )
     exporter, url = start(tmp_path)
-    try:  # read while it runs: a snapshot (at shutdown, or every journal.snapshot_every) compacts the files
+    try:
         for i in range(0, len(trading), 2000):
             assert requests.post(url + "/v1/events", data=orjson.dumps(trading[i : i + 2000]), timeout=30).ok
-        journal = str(tmp_path / "journal")
-        closed = next(e for e in events if e["type"] == "trade_closed")
-        cid = closed["correlation_id"]
-        mine = [e for e in events if e.get("correlation_id") == cid]
-
-        code, text = _trail(cid, "--journal", journal, "--journal", str(tmp_path / "model.jsonl"), "--json")
-        assert code == 0
-        story = json.loads(text)
-        types = [e["type"] for e in story["entries"]]
-        assert sorted(types) == sorted(e["type"] for e in mine)  # every event, nothing else
-        assert types[:4] == ["prediction", "signal", "decision", "order_submitted"]
-        times = [e["ts"] for e in story["entries"]]
-        assert times == sorted(times)
-        fills = [e for e in story["entries"] if e["type"] in ("order_filled", "order_partially_filled")]
-        submitted = next(e for e in mine if e["type"] == "order_submitted")
-        sign = 1 if submitted["side"] == "buy" else -1
-        for f in fills:
-            ref, price = submitted["reference_price"], f["fields"]["fill_price"]
-            assert abs(f["fields"]["slippage_bps"] - round(sign * (price - ref) / ref * 1e4, 3)) < 1e-9
-            assert f["fields"]["latency_seconds"] > 0
-        assert story["summary"]["orders"] == 1 and story["summary"]["realized_pnl"] == closed["realized_pnl"]
-
-        code, text = _trail(cid, "--journal", journal)
-        assert code == 0 and "closed" in text and "slippage" in text and "after submission" in text
-
-        # A rejected order: its rejection and the simulator's log line about it.
-        rejected = next(e for e in events if e["type"] == "order_rejected")
-        code, text = _trail(rejected["correlation_id"], "--journal", journal, "--log-file", str(tmp_path / "sim.log"))
-        assert code == 0 and "REJECTED" in text and "log:warning" in text, text
-
-        assert _trail("ord-nothing", "--journal", journal)[0] == 1
-        assert _trail("not an id", "--journal", journal)[0] == 2
+        # Copied while it runs: a snapshot (at shutdown, or every journal.snapshot_every) compacts the files.
+        journal = str(tmp_path / "journal-copy")
+        shutil.copytree(tmp_path / "journal", journal)
     finally:
         exporter.stop()
+    closed = next(e for e in events if e["type"] == "trade_closed")
+    cid = closed["correlation_id"]
+    mine = [e for e in events if e.get("correlation_id") == cid]
+
+    code, text = _trail(cid, "--journal", journal, "--journal", str(tmp_path / "model.jsonl"), "--json")
+    assert code == 0
+    story = json.loads(text)
+    types = [e["type"] for e in story["entries"]]
+    assert sorted(types) == sorted(e["type"] for e in mine)  # every event, nothing else
+    assert types[:4] == ["prediction", "signal", "decision", "order_submitted"]
+    times = [e["ts"] for e in story["entries"]]
+    assert times == sorted(times)
+    fills = [e for e in story["entries"] if e["type"] in ("order_filled", "order_partially_filled")]
+    submitted = next(e for e in mine if e["type"] == "order_submitted")
+    sign = 1 if submitted["side"] == "buy" else -1
+    for f in fills:
+        ref, price = submitted["reference_price"], f["fields"]["fill_price"]
+        assert abs(f["fields"]["slippage_bps"] - round(sign * (price - ref) / ref * 1e4, 3)) < 1e-9
+        assert f["fields"]["latency_seconds"] > 0
+    assert story["summary"]["orders"] == 1 and story["summary"]["realized_pnl"] == closed["realized_pnl"]
+
+    code, text = _trail(cid, "--journal", journal)
+    assert code == 0 and "closed" in text and "slippage" in text and "after submission" in text
+
+    # A rejected order: its rejection and the simulator's log line about it.
+    rejected = next(e for e in events if e["type"] == "order_rejected")
+    code, text = _trail(rejected["correlation_id"], "--journal", journal, "--log-file", str(tmp_path / "sim.log"))
+    assert code == 0 and "REJECTED" in text and "log:warning" in text, text
+
+    assert _trail("ord-nothing", "--journal", journal)[0] == 1
+    assert _trail("not an id", "--journal", journal)[0] == 2

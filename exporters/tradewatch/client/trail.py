@@ -31,13 +31,11 @@ from typing import Any, TypeVar
 
 import structlog
 
-from tradewatch.core.correlation import FIELD, is_valid
+from tradewatch.core.correlation import FIELD, ORDER_EVENTS, is_valid
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_REMEMBERED = 10_000  # orders and symbols whose ID is remembered for their later events
-_ORDER_FOLLOWUPS = frozenset(
-    {"order_acknowledged", "order_partially_filled", "order_filled", "order_cancelled", "order_rejected"}
-)
+_ORDER_FOLLOWUPS = frozenset(ORDER_EVENTS[1:])  # after the submission
 # The trail in effect: an ID, "" inside an unsampled trail, None outside any trail.
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("tradewatch_trail", default=None)
 

@@ -16,6 +16,15 @@ import re
 from collections.abc import Mapping
 
 FIELD = "correlation_id"  # the event field, the log field and the exemplar label name
+# The events of one order's life, in the order they happen (trails join them on order_id).
+ORDER_EVENTS = (
+    "order_submitted",
+    "order_acknowledged",
+    "order_partially_filled",
+    "order_filled",
+    "order_cancelled",
+    "order_rejected",
+)
 MAX_LENGTH = 64
 PATTERN = f"^[A-Za-z0-9._:-]{{1,{MAX_LENGTH}}}$"
 _valid = re.compile(PATTERN).search

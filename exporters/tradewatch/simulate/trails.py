@@ -14,16 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_ORDER_EVENTS = frozenset(
-    {
-        "order_submitted",
-        "order_acknowledged",
-        "order_partially_filled",
-        "order_filled",
-        "order_cancelled",
-        "order_rejected",
-    }
-)
+from tradewatch.core.correlation import ORDER_EVENTS
+
+_ORDER_EVENTS = frozenset(ORDER_EVENTS)
 _CHAIN = ("signal", "decision")
 _STARTS = ("prediction", "ai_call", *_CHAIN)
 

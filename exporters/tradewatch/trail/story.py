@@ -24,24 +24,12 @@ from typing import Any
 
 import orjson
 
-from tradewatch.core.correlation import FIELD
+from tradewatch.core.correlation import FIELD, ORDER_EVENTS
 from tradewatch.core.validate import Invalid, timestamp
 
 MAX_ENTRIES = 10_000  # one ID's story; a runaway ID cannot exhaust memory
 # Events of one instant (a simulator step, a fill that closes a trade) in the order they happen.
-_STORY_ORDER = (
-    "prediction",
-    "ai_call",
-    "signal",
-    "decision",
-    "order_submitted",
-    "order_acknowledged",
-    "order_partially_filled",
-    "order_filled",
-    "order_cancelled",
-    "order_rejected",
-    "trade_closed",
-)
+_STORY_ORDER = ("prediction", "ai_call", "signal", "decision", *ORDER_EVENTS, "trade_closed")
 _RANK = {t: i for i, t in enumerate(_STORY_ORDER)}
 
 
