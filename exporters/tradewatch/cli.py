@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "report": "tradewatch.report.command",
     "dev": "tradewatch.devstack.command",
     "dashboards": "tradewatch.dashboards.command",
+    "alert": "tradewatch.alerting.command",
+    "alerts": "tradewatch.alerting.command",
     "trail": "tradewatch.trail.command",
 }
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))

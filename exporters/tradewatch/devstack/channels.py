@@ -87,12 +87,22 @@ VALID_INLINE = {
 }
 
 
-def channel_of(key: str, configs: Any) -> Channel | None:
-    """Which channel a receiver's ``key: configs`` entry belongs to (by the secret it names)."""
+#: The Watchdog's receiver: its webhook is the heartbeat.
+HEARTBEAT_RECEIVER = "deadmans-switch"
+
+
+def channel_of(key: str, configs: Any, receiver: str | None = None) -> Channel | None:
+    """Which channel a receiver's ``key: configs`` entry belongs to: by the secret it names (source
+    and generated files) or, once the secrets are written in (a running config), by its key and
+    ``receiver`` name."""
     text = json.dumps(configs, default=str)
     for channel in CHANNELS:
         if channel.key == key and any(s in text or str(PLACEHOLDERS.get(s, "\0")) in text for s in channel.secrets):
             return channel
+    if receiver is not None and key == "webhook_configs":
+        return BY_NAME["heartbeat" if receiver == HEARTBEAT_RECEIVER else "webhook"]
+    if receiver is not None and key == "telegram_configs":
+        return BY_NAME["telegram"]
     return None
 
 

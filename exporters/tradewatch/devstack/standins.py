@@ -56,6 +56,8 @@ class ServiceStandIn(_Recorder):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         super().__init__()
+        #: channels answered with a 500 (to test how a failing service is reported)
+        self.failing: set[str] = set()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,6 +99,8 @@ class ServiceStandIn(_Recorder):
     def answer(self, req: Request) -> tuple[int, Any]:
         """The real service's answer to ``req`` (status, JSON or text body)."""
         channel = req.channel
+        if channel in self.failing:
+            return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error (stand-in failing)"}
         try:
             payload = req.json if req.method == "POST" and channel in ("pagerduty", "opsgenie", "telegram") else None
         except ValueError:
