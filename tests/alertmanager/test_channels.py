@@ -129,7 +129,7 @@ ROUTE_CASES = [
     ({"alertname": "MarketDataGaps", "severity": "warning", "team": "data"}, "warning-data", False),
     ({"alertname": "TargetDown", "severity": "warning", "team": "platform"}, "warning-platform", False),
     ({"alertname": "FeatureDrift", "severity": "info", "team": "ml"}, "info-digest", False),
-    ({"alertname": "Watchdog", "severity": "none", "team": "platform"}, "deadmans-switch", False),
+    ({"alertname": "Watchdog", "severity": "info", "team": "platform"}, "deadmans-switch", False),
     ({"alertname": "TradeWatchTestAlert", "severity": "critical", "team": "trading"}, "critical-trading", True),
 ]
 
