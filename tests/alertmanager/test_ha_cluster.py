@@ -79,6 +79,21 @@ def _notifications_sent(stack: DevStack, peer: str) -> float:
     )
 
 
+def test_dev_ha_runs_the_three_peers_on_the_compose_ports() -> None:
+    from tradewatch.cli import build_parser
+    from tradewatch.devstack.command import stack_options
+
+    plain = stack_options(build_parser().parse_args(["dev"]))
+    assert [s.name for s in plain.alertmanagers] == ["alertmanager"] and not plain.am_cluster
+    opts = stack_options(build_parser().parse_args(["dev", "--ha"]))
+    assert [s.name for s in opts.alertmanagers] == list(ha.AM_PEERS) and opts.am_cluster
+    # The same host ports as docker-compose.ha.yml's defaults, so URLs in the docs hold for both.
+    override = (ha.render.REPO / "docker-compose.ha.yml").read_text()
+    for peer, port in zip(ha.AM_PEERS[1:], ha.DEV_AM_PORTS[1:], strict=True):
+        assert f"${{ALERTMANAGER_{peer[-1]}_PORT:-{port}}}:9093" in override
+    assert ha.DEV_CLUSTER_PORTS[0] == ha.CLUSTER_PORT
+
+
 @pytest.fixture(scope="module")
 def cluster():
     require_binary("prometheus-alertmanager")

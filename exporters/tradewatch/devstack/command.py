@@ -89,6 +89,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="file with a real Slack webhook URL (default: the local stand-in)",
     )
     parser.add_argument(
+        "--secrets-dir",
+        type=Path,
+        metavar="DIR",
+        default=os.environ.get("TRADEWATCH_SECRETS_DIR"),
+        help="channel secret files as in secrets/ (pagerduty_routing_key, heartbeat_url, ...): each non-empty "
+        "one sends its channel to the real service; the others go to the local paging stand-in",
+    )
+    parser.add_argument(
         "--smtp",
         metavar="HOST:PORT",
         default=os.environ.get("TRADEWATCH_SMTP_SMARTHOST"),
@@ -181,13 +189,13 @@ def demo_exporter_env(workdir: Path, environ: dict[str, str] | None = None) -> d
     return {"model": {k: v for k, v in model.items() if k not in environ}}
 
 
-def _run_stack(args: argparse.Namespace) -> int:
+def stack_options(args: argparse.Namespace, exporter_env: dict[str, dict[str, str]] | None = None):
+    """The DevStack options `tradewatch dev` runs with (``--ha``: the three gossiping peers)."""
     from tradewatch.devstack import ha
-    from tradewatch.devstack.procs import ProcessFailed
-    from tradewatch.devstack.stack import AlertmanagerSpec, DevStack, StackError, StackOptions
+    from tradewatch.devstack.stack import AlertmanagerSpec, StackOptions
 
     peers = ha.AM_PEERS if args.ha else ha.AM_PEERS[:1]
-    opts = StackOptions(
+    return StackOptions(
         workdir=args.workdir.resolve(),
         test_mode=args.test_mode,
         random_ports=args.random_ports,
@@ -196,8 +204,17 @@ def _run_stack(args: argparse.Namespace) -> int:
         smtp_smarthost=args.smtp,
         alertmanagers=tuple(AlertmanagerSpec(name, location=args.quiet_hours_tz) for name in peers),
         am_cluster=args.ha,
-        exporter_env=demo_exporter_env(args.workdir.resolve()),
+        service_standin=True,
+        channel_secrets=_channel_secrets(args.secrets_dir),
+        exporter_env=exporter_env or {},
     )
+
+
+def _run_stack(args: argparse.Namespace) -> int:
+    from tradewatch.devstack.procs import ProcessFailed
+    from tradewatch.devstack.stack import DevStack, StackError
+
+    opts = stack_options(args, demo_exporter_env(args.workdir.resolve()))
     stack = DevStack(opts)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -209,7 +226,7 @@ def _run_stack(args: argparse.Namespace) -> int:
         print(f"tradewatch dev: {exc}", flush=True)
         return 2
     print("TradeWatch dev stack is up (Ctrl-C stops it):\n" + stack.describe(), flush=True)
-    seen = [0, 0]
+    seen = [0, 0, 0]
     simulator_reported = False
     try:
         while not stop.wait(1.0):
@@ -220,6 +237,7 @@ def _run_stack(args: argparse.Namespace) -> int:
                 "mail",
                 lambda m: f"{m.envelope_to} {m.subject} -> {_save(stack.workdir, m)}",
             )
+            seen[2] = _echo(stack.services.messages if stack.services else [], seen[2], "page", _page_line)
             sim = stack.procs.get("simulator")
             if sim is not None and not sim.running and not simulator_reported:
                 # poll() in .running has reaped it (no zombie); the stack stays up for a new scenario
@@ -237,6 +255,18 @@ def _run_stack(args: argparse.Namespace) -> int:
         print("stopping...", flush=True)
         stack.stop()
     return 0
+
+
+def _channel_secrets(directory: Path | None) -> dict[str, Path]:
+    from tradewatch.devstack.channels import SECRET_NAMES
+
+    return {} if directory is None else {name: directory.resolve() / name for name in SECRET_NAMES}
+
+
+def _page_line(req) -> str:
+    from tradewatch.devstack.standins import describe
+
+    return f"{req.channel}: {describe(req)}"
 
 
 def _echo(items: list, seen: int, kind: str, line) -> int:
