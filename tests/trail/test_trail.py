@@ -77,3 +77,60 @@ def test_a_simulator_orders_story(tmp_path):
 
     assert _trail("ord-nothing", "--journal", journal)[0] == 1
     assert _trail("not an id", "--journal", journal)[0] == 2
+
+
+def test_log_lines_from_loki(tmp_path):
+    """--loki-url asks Loki's query_range for the ID's lines with the exemplar link's LogQL (a stand-in
+    Loki on loopback: no Loki binary here) and merges them in time order; an unreachable Loki is a note."""
+    import http.server
+    import threading
+    import urllib.parse
+
+    from tradewatch.trail.story import logql
+
+    asked: list[dict] = []
+    line = {"timestamp": "2026-12-03T06:40:03.200Z", "level": "warning", "service": "alpha-bot", "event": "slow fill"}
+
+    class Loki(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query))
+            body = {"status": "success", "data": {"result": [{"stream": {}, "values": [["1", json.dumps(line)]]}]}}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        json.dumps(
+            {
+                "type": "order_submitted",
+                "event_id": "a",
+                "ts": "2026-12-03T06:40:03Z",
+                "correlation_id": "o-7",
+                "order_id": "o-7",
+                "symbol": "BTC",
+                "side": "buy",
+                "quantity": 1,
+                "reference_price": 100,
+            }
+        )
+        + "\n"
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Loki)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, text = _trail("o-7", "--journal", str(events), "--loki-url", url, "--json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    story = json.loads(text)
+    assert code == 0 and asked[0]["query"] == [logql("o-7")]
+    assert [(e["kind"], e["type"]) for e in story["entries"]] == [("event", "order_submitted"), ("log", "warning")]
+    code, text = _trail("o-7", "--journal", str(events), "--loki-url", "http://127.0.0.1:9", "--json")
+    assert code == 0 and any("not reachable" in n for n in json.loads(text)["notes"])
