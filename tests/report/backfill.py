@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import backfill_desk
 import numpy as np
 
 START = datetime(2026, 11, 16, tzinfo=UTC).timestamp()
@@ -100,6 +101,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
     cpu = {"idle": 0.0, "user": 0.0, "system": 0.0}
     kill_acts = vol_breaches = gaps_eth = breaker_opens = errors = 0.0
     expected = {}
+    desk = backfill_desk.Desk()
     for ts in times:
         off = ts - START
         trading_up = not _in(off, TRADING_GAP)
@@ -139,6 +141,8 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             sl = rng.normal(1.5, 3.0)
             hist["slip"] += np.array([sl <= b for b in SLIP_BUCKETS], dtype=float)
             hist_sum["slip"] += sl
+            desk.fill(sl)
+        desk.step(off)
         cost["openai"] += 0.5 / 120
         cost["anthropic"] += 0.2 / 120
         preds += rng.poisson(2)
@@ -155,6 +159,8 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             breaker_opens += 1
         if off in (5 * H, 23 * H):
             errors += 1
+        if off in (0, 86400):
+            expected[f"desk_{off:.0f}"] = desk.facts()
         if off == 0:
             expected["equity_start"] = equity
             expected["momentum_realized_start"] = realized["momentum"]
@@ -206,6 +212,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             ts,
             1,
         )
+        desk.emit(f, ts)
         if desk2_open:
             f.add("tradewatch_trading_equity", g, "tradewatch_trading_equity", {"account": "desk2"}, ts, desk2_equity)
             f.add(

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tradewatch.report import render
+from tradewatch.report.desk import comparison_exprs
 from tradewatch.report.period import resolve
 from tradewatch.report.query import Prometheus
 from tradewatch.report.sections import SECTION_TITLES, Options
@@ -86,7 +87,11 @@ def test_numbers_match_direct_promql(daily):
         )
     )
     # The _sum of slippage goes down with price improvement: the mean must not treat that as a reset.
-    assert ex["slippage_bps"]["mean"] == pytest.approx(bf.expected["slippage_mean_bps"], rel=1e-6)
+    # notional-weighted, from the slippage cost counters (backfill_desk): never "n/a" again
+    d0, d1 = bf.expected["desk_0"], bf.expected["desk_86400"]
+    weighted = (d1["cost"] - d0["cost"]) / (d1["notional"] - d0["notional"]) * 1e4
+    assert ex["slippage_bps"]["mean"] == pytest.approx(weighted, rel=1e-6)
+    assert ex["slippage_bps"]["mean"] != pytest.approx(bf.expected["slippage_mean_bps"], rel=1e-3)
     assert 0.5 < ex["slippage_bps"]["mean"] < 2.5
     assert ex["slippage_bps"]["count"] == pytest.approx(bf.expected["slippage_count"])
     perf = s["performance"]["data"]
@@ -260,3 +265,49 @@ def test_headline_with_an_account_opened_mid_period(daily):
     assert realized["momentum"] == pytest.approx(e["momentum_realized_change"])
     ai = dict(s["ai_spend"]["figures"])
     assert "n/a" not in " ".join(ai.values())
+
+
+# ---- issue 12: attribution, costs and period over period (facts summed in backfill_desk)
+
+
+def _day(bf) -> tuple[dict, dict]:
+    return bf.expected["desk_0"], bf.expected["desk_86400"]
+
+
+def test_pnl_by_symbol_fees_and_slippage_match_the_generated_day(daily):
+    _report, s, bf = daily
+    a = s["attribution"]["data"]
+    d0, d1 = _day(bf)
+    for symbol in backfill_symbols(d1):
+        assert a["realized_by_symbol"][symbol] == pytest.approx(d1["realized"][symbol] - d0["realized"].get(symbol, 0))
+        assert a["realized_by_strategy_symbol"][f"momentum,{symbol}"] == pytest.approx(a["realized_by_symbol"][symbol])
+    assert a["realized_by_symbol"]["ETH-USD"] < 0  # the losing instrument
+    assert a["bottom_symbols"][0] == "ETH-USD" and a["top_symbols"][-1] == "ETH-USD"
+    assert a["fees_total"] == pytest.approx(d1["fees"] - d0["fees"], rel=1e-6)
+    mean = (d1["cost"] - d0["cost"]) / (d1["notional"] - d0["notional"]) * 1e4
+    assert a["mean_slippage_bps_by_strategy_venue"]["momentum,binance"] == pytest.approx(mean, rel=1e-6)
+    figures = dict(s["attribution"]["figures"])
+    assert figures["Worst symbol"].startswith("ETH-USD -")
+
+
+def backfill_symbols(facts: dict) -> list[str]:
+    return sorted(facts["realized"])
+
+
+def test_period_over_period_against_the_facts_and_direct_promql(daily):
+    report, s, bf = daily
+    c = s["comparison"]["data"]
+    d0, d1 = _day(bf)
+    trades, losing = d1["trades"] - d0["trades"], d1["losing_trades"] - d0["losing_trades"]
+    assert c["win_rate_ratio"]["current"] == pytest.approx(1 - losing / trades, rel=1e-6)
+    assert c["fill_ratio"]["current"] == pytest.approx(
+        (d1["filled"] - d0["filled"]) / (d1["terminal"] - d0["terminal"]), rel=1e-6
+    )
+    assert c["mean_slippage_bps"]["current"] == pytest.approx(s["execution"]["data"]["slippage_bps"]["mean"])
+    exprs = comparison_exprs(report.period.range)
+    for key, expr in exprs.items():
+        # the previous day is the same expression one day earlier (here: the hour of data before the day)
+        before = promql(bf.url, expr, B)
+        assert (c[key]["previous"] is None and math.isnan(before)) or c[key]["previous"] == pytest.approx(before)
+        assert c[key]["current"] == pytest.approx(promql(bf.url, expr, B + 86400))
+    assert c["fees"]["previous"] < c["fees"]["current"]  # an hour against a day

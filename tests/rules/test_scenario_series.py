@@ -51,8 +51,9 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
         },
     ),
     "stale-feed": (360.0, {"MarketDataStale"}),
-    "slow-execution": (660.0, {"ExecutionLatencyHigh", "SlippageHigh", "ComponentDegraded"}),
+    "slow-execution": (660.0, {"ExecutionLatencyHigh", "SlippageHigh", "MeanSlippageHigh", "ComponentDegraded"}),
     "model-drift": (960.0, {"FeatureDrift", "ModelAccuracyDecline"}),
+    "losing-symbol": (660.0, set()),
     "ai-cost-spike": (660.0, {"AICostOverBudget"}),
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
-from tradewatch.dashboards import exemplars
+from tradewatch.dashboards import attribution, exemplars
 from tradewatch.dashboards.common import (
     GREEN,
     ORANGE,
@@ -271,7 +271,7 @@ def trading(ctx: Context) -> db.Dashboard:
             max_val=1,
         )
     )
-    return board
+    return attribution.pnl_sources(board, ctx)
 
 
 def execution(ctx: Context) -> db.Dashboard:
@@ -387,10 +387,10 @@ def execution(ctx: Context) -> db.Dashboard:
             "Slippage by venue",
             "side x (fill - reference) / reference in basis points per venue, over 5 m; positive is "
             "worse than the decision price. The median is what SlippageHigh compares with its level "
-            "(dashed); median and p95 come from the histogram buckets (a histogram with negative "
-            "buckets has no _sum/_count, so there is no mean).",
+            "(dashed); the quantiles come from the histogram buckets (-1000..1000 bps). The "
+            "notional-weighted mean is in Costs.",
             exemplars.first(
-                quantiles(f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95), window="5m")
+                quantiles(f"tradewatch_trading_slippage_bps_bucket{{{VENUE}}}", "venue", (0.5, 0.95, 0.99), window="5m")
             ),
             unit="none",
             thresholds=rising(None, ctx.t("slippage_high_bps")),
@@ -411,7 +411,7 @@ def execution(ctx: Context) -> db.Dashboard:
             unit="none",
         )
     )
-    return board
+    return attribution.costs(board, ctx)
 
 
 def risk(ctx: Context) -> db.Dashboard:

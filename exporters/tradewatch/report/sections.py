@@ -88,6 +88,8 @@ SECTION_TITLES = {
     "coverage": "Data coverage",
     "equity": "Equity curve and drawdown",
     "pnl": "P&L",
+    "attribution": "Where the P&L came from, and what execution cost",
+    "comparison": "Against the previous period",
     "performance": "Win rate, profit factor, Sharpe and Sortino",
     "execution": "Execution quality",
     "risk": "Risk events",
@@ -214,11 +216,15 @@ class Builder:
         return words
 
     def build(self) -> list[Section]:
+        from tradewatch.report import desk  # desk builds on this module's Section and formatting
+
         sections = []
         for sid, func in [
             ("coverage", self.s_coverage),
             ("equity", self.s_equity),
             ("pnl", self.s_pnl),
+            ("attribution", lambda sec: desk.s_attribution(self, sec)),
+            ("comparison", lambda sec: desk.s_comparison(self, sec)),
             ("performance", self.s_performance),
             ("execution", self.s_execution),
             ("risk", self.s_risk),
@@ -564,8 +570,9 @@ class Builder:
             )
         )
         sec.notes.append(
-            "Win rate, profit factor, expectancy, Sharpe and Sortino are the trading exporter's "
-            "rolling values at the end of the period; trades closed are counted over the period."
+            "Win rate, profit factor and expectancy are the trading exporter's lifetime values (every trade "
+            "since its journal began) at the end of the period, Sharpe and Sortino its rolling ones; trades "
+            "closed are counted over the period. The period's own win rate is in the comparison section."
         )
         if not strategies:
             sec.notes.append("No closed trades reported in this period.")
@@ -609,6 +616,9 @@ class Builder:
         ack = self._quantiles("ack_latency_seconds", "tradewatch_trading_order_ack_latency_seconds")
         fl = self._quantiles("fill_latency_seconds", "tradewatch_trading_order_fill_latency_seconds")
         slip = self._quantiles("slippage_bps", "tradewatch_trading_slippage_bps")
+        from tradewatch.report import desk  # see build()
+
+        slip["mean"] = desk.mean_slippage_bps(self)  # notional-weighted, from the slippage cost counters
         sec.data.update(
             orders={k: jnum(v) for k, v in orders.items()},
             fill_ratio={k: jnum(v) for k, v in fill.items()},

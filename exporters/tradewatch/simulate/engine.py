@@ -682,6 +682,8 @@ class Simulator:
             slip_mean, slip_sd = 25.0, 10.0
         else:
             slip_mean, slip_sd = (8.0, 6.0) if self._regime == "volatile" else (1.0, 1.5)
+        if sym.inst.symbol in effects.thin_book:
+            slip_mean += 35.0
         for i in range(parts):
             at += rng.lognormvariate(math.log(2.5 if slow else 0.12), 0.4)
             part = remaining if i == parts - 1 else _round_lot(qty / parts, sym.inst.lot)

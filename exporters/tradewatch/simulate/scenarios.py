@@ -23,6 +23,7 @@ class Effects:
     feed_down: bool = False  # no market data for any symbol
     stale_symbols: frozenset[str] = frozenset()  # no market data for these symbols
     slow_execution: bool = False
+    thin_book: frozenset[str] = frozenset()  # these symbols fill ~35 bp worse than the reference
     model_drift: float = 0.0  # 0 = reference behaviour, 1 = fully drifted
     ai_spike: bool = False
     size_multiplier: float = 1.0
@@ -75,6 +76,12 @@ def _slow_execution(q: float, length: float, symbols: tuple[str, ...], stale: tu
     return Effects(slow_execution=True, heartbeat={"order-router": "degraded"})
 
 
+def _losing_symbol(q: float, length: float, symbols: tuple[str, ...], stale: tuple[str, ...]) -> Effects:
+    # A thin book on one instrument: every round trip there pays ~70 bp, so it loses money while the
+    # rest of the book does not (the "which instrument is losing" panels and report tables).
+    return Effects(thin_book=frozenset(symbols[:1]))
+
+
 def _model_drift(q: float, length: float, symbols: tuple[str, ...], stale: tuple[str, ...]) -> Effects:
     ramp = max(length * 0.25, 1e-9)  # drift sets in over the first quarter of the incident
     return Effects(model_drift=min(1.0, q / ramp))
@@ -103,6 +110,12 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("stale-feed", "one symbol (or all, --stale-symbols all) stops ticking", 300.0, _stale_feed),
         Scenario("slow-execution", "ack and fill latencies over a second, high slippage", 600.0, _slow_execution),
+        Scenario(
+            "losing-symbol",
+            "the first symbol trades in a thin book (fills ~35 bp worse): it loses money, the others do not",
+            600.0,
+            _losing_symbol,
+        ),
         Scenario("model-drift", "feature distributions shift, confidence falls, accuracy decays", 900.0, _model_drift),
         Scenario("ai-cost-spike", "LLM call volume and tokens x10, some calls rate limited", 600.0, _ai_cost_spike),
     )

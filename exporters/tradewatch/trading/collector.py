@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 
 from tradewatch.core.exemplars import with_exemplars
+from tradewatch.trading import attribution, costs, rolling
 from tradewatch.trading.events import (
     BREAKER_STATES,
     EXIT_REASONS,
@@ -240,6 +241,8 @@ class TradingStateCollector:
             ),
         ]
         out += self._feed(s, now)
+        out += attribution.families(s, _gauge, _histogram, P) + costs.families(s, _counter, P)
+        out += rolling.families(s, _gauge, P)
         out.append(
             _gauge(
                 "tradewatch_heartbeat_age_seconds",
@@ -287,12 +290,14 @@ class TradingStateCollector:
             ),
             _gauge(
                 P + "win_rate_ratio",
-                "Winning closed trades (net P&L > 0) / closed trades.",
+                "Lifetime: winning closed trades (net P&L > 0) / closed trades.",
                 ["strategy"],
                 win,
             ),
-            _gauge(P + "profit_factor", "Gross gains / abs(gross losses) of closed trades.", ["strategy"], pf),
-            _gauge(P + "expectancy", "W x avg_win - (1 - W) x avg_loss per closed trade.", ["strategy"], exp),
+            _gauge(
+                P + "profit_factor", "Lifetime: gross gains / abs(gross losses) of closed trades.", ["strategy"], pf
+            ),
+            _gauge(P + "expectancy", "Lifetime: W x avg_win - (1 - W) x avg_loss per closed trade.", ["strategy"], exp),
             _gauge(P + "average_holding_time_seconds", "Mean holding time of closed trades.", ["strategy"], hold),
         ]
 

@@ -73,6 +73,12 @@ def settings() -> list[cfg.Setting]:
         S("session.timezone", _time_zone, "UTC", "IANA time zone of session.boundary."),
         S("analytics.fill_window", cfg.integer(1), 500, "Terminal orders per strategy in the fill ratio window."),
         S(
+            "analytics.trade_window",
+            cfg.integer(1),
+            100,
+            "Closed trades per strategy in the rolling win rate, profit factor and expectancy.",
+        ),
+        S(
             "analytics.return_period",
             cfg.duration(1),
             86400.0,
@@ -126,6 +132,7 @@ class TradingConfig:
     session_boundary: str = "00:00"
     session_timezone: str = "UTC"
     fill_window: int = 500
+    trade_window: int = 100
     return_period: float = 86400.0
     sharpe_window: int = 30
     periods_per_year: float = 252.0
@@ -147,6 +154,7 @@ class TradingConfig:
             session_boundary=c["session.boundary"],
             session_timezone=c["session.timezone"],
             fill_window=c["analytics.fill_window"],
+            trade_window=c["analytics.trade_window"],
             return_period=c["analytics.return_period"],
             sharpe_window=c["analytics.sharpe_window"],
             periods_per_year=c["analytics.periods_per_year"],

@@ -36,7 +36,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tradewatch.core.exemplars import BucketExemplars
+from tradewatch.trading.attribution import AttributionFold
+from tradewatch.trading.costs import CostsFold
 from tradewatch.trading.eventtime import LATE, Timeline, advance_feed_clock
+from tradewatch.trading.rolling import RollingFold
 from tradewatch.trading.settings import TradingConfig, clock_time
 
 OVERFLOW = "__overflow__"
@@ -44,7 +47,14 @@ DEFAULT = "default"  # label value when an optional envelope field (strategy, ac
 UNKNOWN = "unknown"  # order attributes of an order we never saw submitted
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-SLIPPAGE_BUCKETS = (-50.0, -20.0, -10.0, -5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+# Up to 1000 bps either way: a 100 bps top bucket capped every quantile above it (a 197 bps p99
+# read as 100). Classic buckets, which Prometheus 2.42 and 3.x both read; the old bounds are a
+# subset, so older snapshots load (_migrate_slippage).
+SLIPPAGE_BUCKETS = (
+    -1000.0, -500.0, -200.0, -100.0, -50.0, -20.0, -10.0, -5.0, -2.0, -1.0, 0.0,
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
+)  # fmt: skip
+OLD_SLIPPAGE_BUCKETS = (-50.0, -20.0, -10.0, -5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 # Event types that set "latest" state, so can arrive late (the `type` label of the late counter).
 LATE_TYPES = (
@@ -254,6 +264,10 @@ class TradingState:
         self.outliers: dict[str, int] = {}  # symbol label -> ticks dropped as clock outliers
         self.heartbeats: dict[str, list[Any]] = {}  # component -> [received_at, status, ts]
         self.late: dict[str, int] = {}  # event type -> events older than the state they would set
+        # P&L attribution, execution costs, rolling and session trade statistics (issue 12).
+        self.attribution = AttributionFold()
+        self.costs = CostsFold()
+        self.rolling = RollingFold(c.trade_window)
 
         self._handlers = {
             "order_submitted": self._order_submitted,
@@ -351,6 +365,7 @@ class TradingState:
             sign = 1.0 if order[3] == "buy" else -1.0
             bps = sign * (e["fill_price"] - ref) / ref * 1e4
             _hist(self.slippage, (order[5], order[3]), SLIPPAGE_BUCKETS, bps, e)
+        self.costs.fill(order[1], order[5], order[3], ref, e)
         if final:
             if order[0] is not None and e["ts"] >= order[0]:
                 _hist(self.fill_latency, order[5], LATENCY_BUCKETS, e["ts"] - order[0], e)
@@ -410,6 +425,8 @@ class TradingState:
         else:
             stats[3] -= net
         stats[4] += e["holding_seconds"]
+        self.attribution.trade(strategy, self.symbols(e["symbol"]), net, _hist)
+        self.rolling.trade(strategy, net, self.session_of(e["ts"]))
 
     def _late_event(self, e: dict[str, Any]) -> None:
         _inc(self.late, e["type"])
@@ -636,6 +653,9 @@ class TradingState:
         out["slippage"] = [[*k, h.counts, h.sum] for k, h in self.slippage.items()]
         out["fill_window"] = {k: list(map(list, w)) for k, w in self.fill_window.items()}
         out["accounts_state"] = {k: a.to_list() for k, a in self.account_state.items()}
+        out["attribution"] = self.attribution.to_snapshot()
+        out["costs"] = self.costs.to_snapshot()
+        out["rolling"] = self.rolling.to_snapshot()
         return out
 
     def from_snapshot(self, data: dict[str, Any]) -> None:
@@ -651,7 +671,9 @@ class TradingState:
         self._load_timelines(data)
         for name, bounds in self._HISTS.items():
             setattr(self, name, {k: Hist(bounds, c, s) for k, (c, s) in data[name].items()})
-        self.slippage = {(v, side): Hist(SLIPPAGE_BUCKETS, c, s) for v, side, c, s in data["slippage"]}
+        self.slippage = {
+            (v, side): Hist(SLIPPAGE_BUCKETS, _migrate_slippage(c), s) for v, side, c, s in data["slippage"]
+        }
         self.fill_window = {
             k: deque(((q, f) for q, f in rows), maxlen=self.config.fill_window)
             for k, rows in data["fill_window"].items()
@@ -659,6 +681,9 @@ class TradingState:
         self.account_state = {
             k: Account.from_list(v, self.config.sharpe_window) for k, v in data["accounts_state"].items()
         }
+        self.attribution.load(data.get("attribution"), Hist)
+        self.costs.load(data.get("costs"))
+        self.rolling.load(data.get("rolling"))
 
     def _load_timelines(self, data: dict[str, Any]) -> None:
         """Timelines and feed clocks; a snapshot from before them carries only the current states."""
@@ -669,6 +694,20 @@ class TradingState:
             self.kill_switch = Timeline(False, floor=[-1e300, self.kill_switch_active])
             self.breakers = {k: Timeline("closed", floor=[-1e300, v]) for k, v in self.breaker_state.items()}
         self.feed_clock = {k: (v if isinstance(v, list) else [v, None]) for k, v in self.feed_clock.items()}
+
+
+def _migrate_slippage(counts: list[int]) -> list[int]:
+    """Bucket counts of a snapshot taken with OLD_SLIPPAGE_BUCKETS, in SLIPPAGE_BUCKETS.
+
+    Each old bucket's count goes to the new bucket with the same upper bound (cumulative counts stay
+    exact at every old bound); the old overflow (> 100 bps) stays in +Inf, as it cannot be placed.
+    """
+    if len(counts) == len(SLIPPAGE_BUCKETS) + 1:
+        return counts
+    out = [0] * (len(SLIPPAGE_BUCKETS) + 1)
+    for bound, count in zip((*OLD_SLIPPAGE_BUCKETS, math.inf), counts, strict=True):
+        out[len(SLIPPAGE_BUCKETS) if bound == math.inf else SLIPPAGE_BUCKETS.index(bound)] += count
+    return out
 
 
 def sharpe_sortino(
