@@ -31,6 +31,11 @@ def _resolve(template: str, value: str) -> str:
     return template.replace("$$", "$").replace("${__value.raw}", value)
 
 
+def _entry(alloy, line: str) -> tuple[dict, dict]:
+    entry = alloy.apply(line, {"container": "tradewatch-simulator-1", "compose_service": "simulator"})
+    return entry.labels, entry.metadata
+
+
 def test_destinations_name_the_exemplar_label_and_real_targets():
     dests = _prometheus()["jsonData"]["exemplarTraceIdDestinations"]
     assert {d["name"] for d in dests} == {FIELD}
@@ -67,12 +72,11 @@ def test_the_link_selects_exactly_that_orders_lines(pipeline):  # noqa: F811 (th
     expr = _resolve(loki["url"], target)
     assert check(expr, *pipeline) == []
     alloy, model = _alloy_module().Pipeline.from_config(), _logql_model()
-    selected = []
-    for line in lines:
-        entry = alloy.apply(line, {"container": "tradewatch-simulator-1", "compose_service": "simulator"})
-        if entry is not None and model.matches(expr, line, entry.labels, entry.metadata):
-            selected.append(line)
+    selected = [ln for ln in lines if model.matches(expr, ln, *_entry(alloy, ln))]
     assert selected == expected
+    # The ID is also a parsed field of the JSON line: `| json | correlation_id="..."` selects the same.
+    parsed = '{service=~".+"} | json | ' + f'{FIELD}="{target}"'
+    assert [ln for ln in lines if model.matches(parsed, ln, *_entry(alloy, ln))] == expected
 
 
 def test_latency_and_slippage_panels_ask_for_exemplars():
