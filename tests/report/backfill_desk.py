@@ -16,6 +16,12 @@ import numpy as np
 SYMBOLS = {"BTC-USD": 4.0, "ETH-USD": -6.0, "SOL-USD": 1.0}  # drift of a closed trade's net P&L
 TRADE_BUCKETS = (-100.0, -10.0, 0.0, 10.0, 100.0, math.inf)
 FEE_RATE = 0.0004
+STATISTICS = {
+    "tradewatch_trading_rolling_win_rate_ratio": 0.41,
+    "tradewatch_trading_session_win_rate_ratio": 0.38,
+    "tradewatch_trading_rolling_profit_factor": 0.8,
+    "tradewatch_trading_session_expectancy": -3.5,
+}
 
 
 class Desk:
@@ -85,6 +91,8 @@ class Desk:
             name = "tradewatch_trading_trade_pnl_extreme"
             f.add(name, g, name, {"strategy": "momentum", "extreme": "best"}, ts, self.best)
             f.add(name, g, name, {"strategy": "momentum", "extreme": "worst"}, ts, self.worst)
+        for name, v in STATISTICS.items():  # last N trades, session (lifetime 0.55 in backfill): it broke lately
+            f.add(name, g, name, {"strategy": "momentum"}, ts, v)
         for fam, labels, v in (
             ("tradewatch_trading_fees_paid", sv, self.fees),
             ("tradewatch_trading_slippage_cost", {**sv, "direction": "adverse"}, self.adverse),

@@ -311,3 +311,10 @@ def test_period_over_period_against_the_facts_and_direct_promql(daily):
         assert (c[key]["previous"] is None and math.isnan(before)) or c[key]["previous"] == pytest.approx(before)
         assert c[key]["current"] == pytest.approx(promql(bf.url, expr, B + 86400))
     assert c["fees"]["previous"] < c["fees"]["current"]  # an hour against a day
+    stats = c["trade_statistics"]["momentum"]
+    assert (stats["win_rate_ratio"], stats["rolling_win_rate_ratio"], stats["session_win_rate_ratio"]) == (
+        0.55,
+        0.41,
+        0.38,
+    )
+    assert stats["rolling_profit_factor"] == 0.8 and stats["session_expectancy"] == -3.5

@@ -175,6 +175,7 @@ def s_comparison(b: Any, sec: Section) -> None:
             [[fmt[k][0], fmt[k][1](now), fmt[k][1](before), fmt[k][2](now - before)] for k, now, before in rows],
         )
     )
+    _statistics_that_move(b, sec)
     pnl = sec.data["realized_pnl"]
     sec.figures.append(
         (f"Realized P&L vs previous {word}", fmoney(pnl["change"] if pnl["change"] is not None else math.nan))
@@ -182,4 +183,39 @@ def s_comparison(b: Any, sec: Section) -> None:
     sec.notes.append(
         f"Each figure is over the whole {word} (win rate: closed trades with net P&L > 0, from the trade P&L "
         f"histogram); the previous {word} is the same expression evaluated one {word} earlier."
+    )
+
+
+STATS = ("win_rate_ratio", "profit_factor", "expectancy")
+SCOPES = (("", "lifetime"), ("rolling_", "last N trades"), ("session_", "session"))
+
+
+def _statistics_that_move(b: Any, sec: Section) -> None:
+    """Win rate, profit factor, expectancy per strategy at the end of the period: lifetime, over the
+    last analytics.trade_window trades and over the session, side by side."""
+    got = {
+        (prefix, stat): b.by(f"{prefix}{stat}", f"max by (strategy) (tradewatch_trading_{prefix}{stat})", "strategy")
+        for prefix, _ in SCOPES
+        for stat in STATS
+    }
+    strategies = sorted({k for v in got.values() for k in v})
+    sec.data["trade_statistics"] = {
+        s: {f"{prefix}{stat}": jnum(got[(prefix, stat)].get(s, math.nan)) for prefix, _ in SCOPES for stat in STATS}
+        for s in strategies
+    }
+    fmt = {"win_rate_ratio": fpct, "profit_factor": fnum, "expectancy": fmoney}
+    sec.tables.append(
+        Table(
+            "Win rate, profit factor, expectancy at the end of the period",
+            ["strategy", "measure", *(label for _, label in SCOPES)],
+            [
+                [
+                    s,
+                    stat.removesuffix("_ratio").replace("_", " "),
+                    *(fmt[stat](got[(p, stat)].get(s, math.nan)) for p, _ in SCOPES),
+                ]
+                for s in strategies
+                for stat in STATS
+            ],
+        )
     )
