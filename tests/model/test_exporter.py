@@ -28,8 +28,10 @@ from tradewatch.model.collectors import (
 )
 from tradewatch.model.drift import DriftEngine, DriftSettings
 from tradewatch.model.exporter import ModelExporter
+from tradewatch.model.retrain import RetrainAdvisor, RetrainCollector, RetrainSettings
 from tradewatch.model.settings import settings
 from tradewatch.model.state import FoldSettings, ModelState, Price
+from tradewatch.model.version_collectors import VersionsCollector
 
 GOLDEN = Path(__file__).parent / "golden" / "model-metrics.prom"
 OWN = re.compile(r"^(tradewatch_model_|tradewatch_ai_)")
@@ -182,7 +184,7 @@ def test_replay_restores_state_exactly(tmp_path, shutdown):
         assert post(url, events[i : i + 200]).status_code == 200
     first.ingestor.maintain()  # takes the snapshot (700 events due), so replay = snapshot + journal tail
     assert post(url, stream(50, seed=9)).status_code == 200
-    first.drift.run()
+    first.run_drift()
     before_state = orjson.dumps(first.state.dump())
     before = own(scrape(url))
     if shutdown == "clean":
@@ -194,7 +196,7 @@ def test_replay_restores_state_exactly(tmp_path, shutdown):
     try:
         url2 = f"http://127.0.0.1:{second.start()}"
         assert orjson.dumps(second.state.dump()) == before_state
-        second.drift.run()
+        second.run_drift()
         drop = re.compile(r"^tradewatch_model_drift_(computation_seconds|last_run_timestamp_seconds)")
         after = own(scrape(url2))
         keep = lambda text: [x for x in text.splitlines() if not drop.match(x)]  # noqa: E731
@@ -221,11 +223,15 @@ def _golden_exposition() -> str:
     state.apply_many(events)
     engine = DriftEngine(state, DriftSettings(min_samples=100), clock=lambda: 1_700_001_000.0)
     engine.run()
+    advisor = RetrainAdvisor(state, RetrainSettings(min_labelled=50), engine.results, lambda: 1_700_001_000.0)
+    advisor.run()
     registry = CollectorRegistry()
     for c in (
         PredictionsCollector(state),
         PerformanceCollector(state),
         DriftCollector(state, engine),
+        VersionsCollector(state),
+        RetrainCollector(advisor),
         AICostCollector(state, 250.0),
     ):
         registry.register(c)

@@ -26,6 +26,7 @@ from tradewatch.dashboards.common import (
     tbl,
     ts,
 )
+from tradewatch.dashboards.model_versions import version_rows
 
 MODEL = 'model=~"$model"'
 FEATURE = 'feature=~"$feature"'
@@ -264,7 +265,7 @@ def model(ctx: Context) -> db.Dashboard:
             unit="short",
         )
     )
-    return board
+    return version_rows(board, ctx)
 
 
 def ai_cost(ctx: Context) -> db.Dashboard:

@@ -158,6 +158,22 @@ class DriftCollector:
         js = gauge("tradewatch_model_feature_js_distance", "Jensen-Shannon distance, base 2.", "feature")
         missing = gauge("tradewatch_model_feature_missing_ratio", "Missing or non-finite share.", "feature")
         drifted = gauge("tradewatch_model_feature_drifted", "1 when the feature drifted.", "feature")
+        corrected = gauge(
+            "tradewatch_model_feature_corrected_pvalue",
+            "KS or chi-square p-value corrected across the model's features (compare with drift.alpha).",
+            "feature",
+        )
+        rank = gauge("tradewatch_model_feature_drift_rank", "1 = the model's most drifted feature.", "feature")
+        recon = gauge(
+            "tradewatch_model_multivariate_reconstruction_error", "PCA reconstruction error of the drift window."
+        )
+        recon_ref = gauge(
+            "tradewatch_model_multivariate_reference_reconstruction_error",
+            "PCA reconstruction error of the reference.",
+        )
+        recon_ratio = gauge(
+            "tradewatch_model_multivariate_drift_ratio", "Window / reference reconstruction error (1 = unchanged)."
+        )
         share = gauge("tradewatch_model_drifted_features_ratio", "Share of features that drifted.")
         dataset = gauge("tradewatch_model_dataset_drift", "1 when the drifted share reaches drift.dataset_share.")
         pred_psi = gauge("tradewatch_model_prediction_psi", "PSI of predicted classes or values vs reference.")
@@ -170,8 +186,15 @@ class DriftCollector:
             _gauge(start, [model], ref.start)
             _gauge(end, [model], ref.end)
         for model, result in sorted(self.engine.results().items()):
+            for i, feature in enumerate(result.ranking(), 1):
+                rank.add_metric([model, feature], i)
+            if result.multivariate is not None:
+                _gauge(recon, [model], result.multivariate.error)
+                _gauge(recon_ref, [model], result.multivariate.reference_error)
+                _gauge(recon_ratio, [model], result.multivariate.ratio)
             for feature, f in sorted(result.features.items()):
                 labels = [model, feature]
+                _gauge(corrected, labels, f.corrected_pvalue)
                 _gauge(psi, labels, f.psi)
                 _gauge(missing, labels, f.missing_ratio)
                 drifted.add_metric(labels, float(f.drifted))
@@ -197,6 +220,11 @@ class DriftCollector:
             js,
             missing,
             drifted,
+            corrected,
+            rank,
+            recon,
+            recon_ref,
+            recon_ratio,
             share,
             dataset,
             pred_psi,

@@ -25,6 +25,7 @@ import numpy as np
 
 from tradewatch.model import stats
 from tradewatch.model.buffers import OVERFLOW
+from tradewatch.model.multivariate import Reconstruction, reconstruction
 from tradewatch.model.state import CATEGORICAL, MISSING_CODE, NUMERIC, ModelState, Reference
 
 
@@ -66,6 +67,17 @@ class ModelDrift:
     samples: int
     timestamp: float
     seconds: float
+    multivariate: Reconstruction | None = None
+
+    def ranking(self) -> list[str]:
+        """Features, most drifted first: by corrected p-value (smallest first), then by PSI (largest first)."""
+
+        def key(name: str) -> tuple[float, float]:
+            f = self.features[name]
+            p = f.corrected_pvalue
+            return (1.0 if math.isnan(p) else p, -(0.0 if math.isnan(f.psi) else f.psi))
+
+        return sorted(self.features, key=key)
 
 
 def numeric_drift(reference: np.ndarray, current: np.ndarray, s: DriftSettings) -> FeatureDrift:
@@ -214,8 +226,16 @@ def compute(copy: _Copy, s: DriftSettings, now: float) -> ModelDrift:
         )
     else:
         prediction_psi = math.nan
+    multivariate = reconstruction(ref.numeric, copy.numeric)
     return ModelDrift(
-        features, share, dataset, prediction_psi, int(copy.predicted.size), now, time.perf_counter() - started
+        features,
+        share,
+        dataset,
+        prediction_psi,
+        int(copy.predicted.size),
+        now,
+        time.perf_counter() - started,
+        multivariate,
     )
 
 
@@ -234,6 +254,9 @@ class DriftEngine:
         with self.state.lock:
             for label, m in self.state.by_model.items():
                 window = m.predicted_window
+                if m.reference is None:  # a new version capturing its reference: old results no longer hold
+                    with self._lock:
+                        self._results.pop(label, None)
                 if m.reference is None or window is None or len(window) < self.s.min_samples:
                     continue
                 out[label] = _Copy(

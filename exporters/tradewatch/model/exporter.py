@@ -20,8 +20,10 @@ from tradewatch.model.collectors import (
 from tradewatch.model.drift import DriftEngine
 from tradewatch.model.events import validator
 from tradewatch.model.reference import ReferenceError, load_reference
-from tradewatch.model.settings import drift_settings, fold_settings
+from tradewatch.model.retrain import RetrainAdvisor, RetrainCollector
+from tradewatch.model.settings import drift_settings, fold_settings, retrain_settings
 from tradewatch.model.state import ModelState
+from tradewatch.model.version_collectors import VersionsCollector
 
 log = get_logger("tradewatch.model")
 NAME = "model-exporter"
@@ -49,6 +51,19 @@ class ModelExporter:
                 )
             except ReferenceError as exc:
                 problems.append(f"reference.files[{model}]: {exc}")
+        for model, files in config["reference.version_files"].items():
+            for version, path in files.items():
+                try:
+                    ref = load_reference(
+                        path,
+                        max_features=config["limits.max_features"],
+                        max_categories=config["limits.max_categories"],
+                        model=model,
+                    )
+                except ReferenceError as exc:
+                    problems.append(f"reference.version_files[{model}][{version}]: {exc}")
+                    continue
+                self.state.version_refs.setdefault(model, {})[version] = ref
         if problems:
             raise cfg.ConfigError(problems)
         token = read_token(config)
@@ -58,18 +73,26 @@ class ModelExporter:
         self.ingestor.clock = clock
         mount_ingest(self.exporter, self.ingestor, token=token)
         self.drift = DriftEngine(self.state, drift_settings(config), clock)
+        self.retrain = RetrainAdvisor(self.state, retrain_settings(config), self.drift.results, clock)
         self.exporter.add_task(
             Periodic(
                 "model-drift",
                 config["drift.interval"],
-                self.drift.run,
+                self.run_drift,
                 on_error=lambda exc: self.exporter.errors.labels("drift").inc(),
             )
         )
         self.exporter.add_collector("model_predictions", PredictionsCollector(self.state))
         self.exporter.add_collector("model_performance", PerformanceCollector(self.state))
         self.exporter.add_collector("model_drift", DriftCollector(self.state, self.drift))
+        self.exporter.add_collector("model_versions", VersionsCollector(self.state))
+        self.exporter.add_collector("model_retrain", RetrainCollector(self.retrain))
         self.exporter.add_collector("ai_cost", AICostCollector(self.state, config["ai.monthly_budget_usd"]))
+
+    def run_drift(self) -> None:
+        """The periodic task: drift, then the retraining rules that read it."""
+        self.drift.run()
+        self.retrain.run()
 
     def start(self) -> int:
         return self.exporter.start()

@@ -9,6 +9,7 @@ from tradewatch.core.app import common_settings
 from tradewatch.core.ingest import ingest_settings
 from tradewatch.core.validate import time_window_settings
 from tradewatch.model.drift import DriftSettings
+from tradewatch.model.retrain import RetrainSettings
 from tradewatch.model.state import FoldSettings, Price
 
 PORT = 9813
@@ -35,6 +36,7 @@ def settings() -> list[cfg.Setting]:
     S = cfg.Setting
     d = DriftSettings()
     f = FoldSettings()
+    r = RetrainSettings()
     return [
         *common_settings(PORT),
         *ingest_settings("model-journal", snapshot_every=200_000),
@@ -110,6 +112,51 @@ def settings() -> list[cfg.Setting]:
             "Per model, a JSONL or CSV reference file (model: path); such models are not captured.",
         ),
         S(
+            "reference.version_files",
+            cfg.mapping_of(cfg.mapping_of(cfg.string(allow_empty=False))),
+            {},
+            "Per model and version, a reference file ({model: {version: path}}) installed when that version "
+            "starts; a new version without one captures its first reference.size predictions.",
+        ),
+        S(
+            "versions.keep",
+            cfg.integer(1, 50),
+            f.versions_keep,
+            "Latest versions per model with their own model_version series (champion, challengers); an older "
+            "version's series disappear when a newer one starts.",
+        ),
+        S(
+            "retrain.drift_runs",
+            cfg.integer(1, 10_000),
+            r.drift_runs,
+            "Consecutive drift runs with dataset drift before drift recommends retraining.",
+        ),
+        S(
+            "retrain.accuracy_margin",
+            cfg.number(0.0, 1.0),
+            r.accuracy_margin,
+            "Estimated (CBPE) or realized accuracy this far below the version's reference accuracy recommends "
+            "retraining.",
+        ),
+        S(
+            "retrain.min_labelled",
+            cfg.integer(0),
+            r.min_labelled,
+            "Outcomes of the version beyond its reference needed before retraining is recommended.",
+        ),
+        S(
+            "retrain.webhook_url",
+            cfg.string(pattern=r"^$|^https?://\S+$"),
+            r.webhook_url,
+            "POST a JSON body here when retraining becomes recommended (empty: no webhook).",
+        ),
+        S(
+            "retrain.webhook_timeout",
+            cfg.duration(0.1),
+            r.webhook_timeout,
+            "Timeout of one webhook POST.",
+        ),
+        S(
             "ai.prices",
             cfg.mapping_of(_price),
             DEFAULT_PRICES,
@@ -158,6 +205,7 @@ def fold_settings(c: Any) -> FoldSettings:
         max_categories=c["limits.max_categories"],
         max_providers=c["limits.max_providers"],
         max_ai_models=c["limits.max_ai_models"],
+        versions_keep=c["versions.keep"],
         prices={k: Price(v["prompt"], v["completion"]) for k, v in c["ai.prices"].items()},
     )
 
@@ -171,4 +219,14 @@ def drift_settings(c: Any) -> DriftSettings:
         psi_minor=c["drift.psi_minor"],
         psi_major=c["drift.psi_major"],
         dataset_share=c["drift.dataset_share"],
+    )
+
+
+def retrain_settings(c: Any) -> RetrainSettings:
+    return RetrainSettings(
+        drift_runs=c["retrain.drift_runs"],
+        accuracy_margin=c["retrain.accuracy_margin"],
+        min_labelled=c["retrain.min_labelled"],
+        webhook_url=c["retrain.webhook_url"],
+        webhook_timeout=c["retrain.webhook_timeout"],
     )

@@ -33,6 +33,8 @@ import numpy as np
 from tradewatch.core.validate import MAX_STRING
 from tradewatch.model import stats
 from tradewatch.model.buffers import OVERFLOW, Codebook, Histogram, Ring, decode_array, encode_array
+from tradewatch.model.performance import CLASSIFIER, Performance, performance
+from tradewatch.model.versions import VersionTracker
 
 log = logging.getLogger("tradewatch.model.state")
 
@@ -41,7 +43,6 @@ CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 LAG_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0, 604800.0)
 AI_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 
-CLASSIFIER = "classifier"
 REGRESSOR = "regressor"
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -72,6 +73,7 @@ class FoldSettings:
     max_categories: int = 50
     max_providers: int = 10
     max_ai_models: int = 30
+    versions_keep: int = 3
     prices: Mapping[str, Price] = field(default_factory=dict)
 
 
@@ -230,23 +232,6 @@ class Reference:
 # --------------------------------------------------------------------------- per model
 
 
-@dataclass
-class Performance:
-    """Rolling-window performance of one model (NaN where not applicable or no data)."""
-
-    outcomes: int
-    accuracy: float
-    precision: dict[str, float]
-    recall: dict[str, float]
-    mae: float
-    rmse: float
-    win_rate: float
-    pnl: float
-    calibration_error: float
-    brier: float
-    vs_reference: float
-
-
 class ModelFold:
     """Everything kept for one model label."""
 
@@ -283,6 +268,10 @@ class ModelFold:
         # Codes of predicted_window (classifiers): the reference's classes; None in snapshots written
         # before it, whose windows were coded with ``classes``.
         self.predicted_book: Codebook | None = None
+        # Versions side by side (tradewatch.model.versions); the version the drift reference belongs
+        # to ("*": a model-level reference file, valid for every version).
+        self.track = VersionTracker(s.versions_keep, s.performance_window, LATENCY_BUCKETS)
+        self.reference_version: str | None = None
 
     # ------------------------------------------------------------------ predictions
     def set_reference(self, ref: Reference) -> None:
@@ -326,6 +315,7 @@ class ModelFold:
                             self.s.max_categories,
                         )
                     )
+                    self.reference_version = self.track.production
             return
         for name, ring in self.numeric.items():
             ring.push(_number(features.get(name)))
@@ -341,9 +331,17 @@ class ModelFold:
             self.predicted_window.push(_number(predicted))
 
     # ------------------------------------------------------------------ outcomes
+    def restart_capture(self) -> None:
+        """A new version without a reference file: capture its first ``reference.size`` predictions."""
+        self.reference = None
+        self.reference_version = None
+        self.capture_rows, self.capture_predicted, self.capture_times = [], [], []
+        self.numeric, self.categorical, self.predicted_window = {}, {}, None
+
     def record_outcome(
         self, predicted: Any, confidence: float, probabilities: Mapping[str, float] | None, actual: Any, pnl: float
-    ) -> None:
+    ) -> float:
+        """Add one outcome to the window; returns whether it was correct (NaN for regressors)."""
         nan = math.nan
         if self.kind == CLASSIFIER:
             act = _category(actual) or ""
@@ -365,6 +363,7 @@ class ModelFold:
         if self.ref_n < self.s.performance_window and not math.isnan(score):
             self.ref_n += 1
             self.ref_sum += score
+        return row[2]
 
     def performance_inputs(self) -> tuple[str | None, list[tuple[Any, ...]], int, float]:
         """What :func:`performance` needs, copied (cheap) so the numpy work runs outside the lock."""
@@ -397,6 +396,8 @@ class ModelFold:
             "categorical": {k: [b.dump(), r.dump()] for k, (b, r) in self.categorical.items()},
             "predicted_window": None if self.predicted_window is None else self.predicted_window.dump(),
             "predicted_book": None if self.predicted_book is None else self.predicted_book.dump(),
+            "track": self.track.dump(),
+            "reference_version": self.reference_version,
         }
 
     @classmethod
@@ -422,59 +423,15 @@ class ModelFold:
         m.predicted_window = None if d["predicted_window"] is None else Ring.load(d["predicted_window"])
         book = d.get("predicted_book")
         m.predicted_book = None if book is None else Codebook.load(book)
+        if "track" in d:  # snapshots written before versions were tracked start afresh
+            m.track = VersionTracker.load(d["track"], s.versions_keep, s.performance_window, LATENCY_BUCKETS)
+            m.reference_version = d["reference_version"]
         return m
 
 
 def _nan(value: Any) -> Any:
     """JSON has no NaN: snapshots carry it as null."""
     return math.nan if value is None else value
-
-
-def performance(kind: str | None, rows: list[tuple[Any, ...]], ref_n: int, ref_sum: float, window: int) -> Performance:
-    """Rolling performance from the outcome rows of one model (see :class:`ModelFold.window`)."""
-    nan = math.nan
-    if not rows:
-        return Performance(0, nan, {}, {}, nan, nan, nan, nan, nan, nan, nan)
-    cols = list(zip(*rows, strict=True))
-    correct, conf, brier, abs_err, sq_err, pnl = (np.array(c, dtype=float) for c in cols[2:])
-    accuracy = precision = recall = None
-    mae = rmse = ece = brier_score = nan
-    vs_ref = nan
-    ref_complete = ref_n >= window and ref_n > 0
-    if kind == CLASSIFIER:
-        result = stats.classification(cols[0], cols[1])
-        accuracy, precision, recall = result.accuracy, result.precision, result.recall
-        has_conf = ~np.isnan(conf)
-        if has_conf.any():
-            ece = stats.expected_calibration_error(conf[has_conf], correct[has_conf])
-        has_brier = ~np.isnan(brier)
-        if has_brier.any():
-            brier_score = float(np.mean(brier[has_brier]))
-        if ref_complete and ref_sum > 0:
-            vs_ref = accuracy / (ref_sum / ref_n)
-    else:
-        valid = ~np.isnan(abs_err)
-        if valid.any():
-            mae = float(np.mean(abs_err[valid]))
-            rmse = float(np.sqrt(np.mean(sq_err[valid])))
-            if ref_complete and mae > 0:
-                vs_ref = (ref_sum / ref_n) / mae
-    has_pnl = ~np.isnan(pnl)
-    win_rate = float(np.mean(pnl[has_pnl] > 0)) if has_pnl.any() else nan
-    total_pnl = float(np.sum(pnl[has_pnl])) if has_pnl.any() else nan
-    return Performance(
-        len(rows),
-        nan if accuracy is None else accuracy,
-        precision or {},
-        recall or {},
-        mae,
-        rmse,
-        win_rate,
-        total_pnl,
-        ece,
-        brier_score,
-        vs_ref,
-    )
 
 
 # --------------------------------------------------------------------------- the fold
@@ -488,8 +445,12 @@ class ModelState:
         self.lock = threading.RLock()
         self.models = Codebook(self.s.max_models)
         self.by_model: dict[str, ModelFold] = {}
-        # prediction_id -> (model label, ts, predicted, confidence, probabilities); oldest first.
-        self.pending: OrderedDict[str, tuple[str, float, Any, float, dict[str, float] | None]] = OrderedDict()
+        # prediction_id -> (model label, ts, predicted, confidence, probabilities, version); oldest first.
+        self.pending: OrderedDict[str, tuple[str, float, Any, float, dict[str, float] | None, str | None]] = (
+            OrderedDict()
+        )
+        # Reference files per model and version (configuration: reference.version_files).
+        self.version_refs: dict[str, dict[str, Reference]] = {}
         self.clock = -math.inf  # largest event ts seen
         self.providers = Codebook(self.s.max_providers)
         self.ai_models = Codebook(self.s.max_ai_models)
@@ -519,10 +480,12 @@ class ModelState:
             m = self.model(model)
             if m.reference is None:
                 m.set_reference(ref)
+                m.reference_version = "*"
                 return
             old_numeric, old_categorical = m.numeric, m.categorical
             old_predicted = m.predicted_window, m.predicted_book
             m.set_reference(ref)
+            m.reference_version = "*"
             m.numeric.update({k: r for k, r in old_numeric.items() if k in m.numeric})
             # A window keeps the codebook it was coded with (drift maps names outside the reference).
             m.categorical.update({k: r for k, r in old_categorical.items() if k in m.categorical})
@@ -541,11 +504,15 @@ class ModelState:
                 for k, m in self.by_model.items()
                 if m.reference is not None and m.reference.source == "file"
             }
+            version_refs = self.version_refs
             for name in list(vars(loaded)):
                 if name not in ("lock", "s"):
                     setattr(self, name, getattr(loaded, name))
+            self.version_refs = version_refs
         for model, ref in file_refs.items():
-            self.set_reference(model, ref)
+            fold = self.by_model.get(model)
+            if fold is None or fold.reference_version in (None, "*"):  # not when a version's own file is in use
+                self.set_reference(model, ref)
 
     # ------------------------------------------------------------------ apply
     def apply(self, event: Mapping[str, Any]) -> None:
@@ -594,12 +561,15 @@ class ModelState:
             m.confidence.observe(confidence)
         if m.last_prediction is None or ts > m.last_prediction:
             m.last_prediction = ts
-        m.observe_features(ev.get("features") or {}, predicted, ts)
         pid = str(ev["prediction_id"])
+        version = str(ev["model_version"])
+        if m.track.prediction(version, ts, confidence, float(ev["latency_seconds"]), pid):
+            self._new_version(str(ev["model"]), m, version)
+        m.observe_features(ev.get("features") or {}, predicted, ts)
         old = self.pending.pop(pid, None)
         if old is not None:  # same ID predicted again: the newer prediction is the one an outcome joins
             self.by_model[old[0]].pending -= 1
-        self.pending[pid] = (self.models(ev["model"]), ts, predicted, confidence, probabilities)
+        self.pending[pid] = (self.models(ev["model"]), ts, predicted, confidence, probabilities, version)
         m.pending += 1
         if len(self.pending) > self.s.pending_max:
             self._drop_oldest()
@@ -609,12 +579,30 @@ class ModelState:
         if entry is None:
             self.model(ev["model"]).unknown += 1
             return
-        label, pts, predicted, confidence, probabilities = entry
+        label, pts, predicted, confidence, probabilities, version = entry
         m = self.by_model[label]
         m.pending -= 1
         m.lag.observe(max(0.0, ts - pts))
         pnl = ev.get("pnl")
-        m.record_outcome(predicted, confidence, probabilities, ev["actual"], math.nan if pnl is None else _number(pnl))
+        correct = m.record_outcome(
+            predicted, confidence, probabilities, ev["actual"], math.nan if pnl is None else _number(pnl)
+        )
+        m.track.outcome(version, correct, confidence)
+
+    def _new_version(self, model: str, m: ModelFold, version: str) -> None:
+        """The reference follows the version in production: its file, else a fresh capture.
+
+        A model-level reference file (``reference.files``) stays for every version; without any file
+        and with ``reference.size`` 0 the old reference stays and the version shows as without one.
+        """
+        ref = self.version_refs.get(model, {}).get(version)
+        if ref is not None:
+            m.set_reference(ref)
+            m.reference_version = version
+        elif m.track.changes == 0 or m.reference_version == "*":
+            return  # the first version captures as always; a model-level file serves every version
+        elif self.s.reference_size > 0:
+            m.restart_capture()
 
     def _drop_oldest(self) -> None:
         _, entry = self.pending.popitem(last=False)
@@ -707,7 +695,7 @@ class ModelState:
         st.models = Codebook.load(d["models"])
         st.by_model = {k: ModelFold.load(settings, m) for k, m in d["by_model"].items()}
         st.pending = OrderedDict(
-            (pid, (label, ts, pred, _nan(conf), probs)) for pid, label, ts, pred, conf, probs in d["pending"]
+            (pid, (e[0], e[1], e[2], _nan(e[3]), e[4], e[5] if len(e) > 5 else None)) for pid, *e in d["pending"]
         )
         st.providers = Codebook.load(d["providers"])
         st.ai_models = Codebook.load(d["ai_models"])
