@@ -3,8 +3,9 @@ replicas (their configs rendered by tradewatch.devstack.ha, the generator of the
 prometheus.ha-{a,b}.yml) scrape the same two targets and remote_write into a third Prometheus 2.42
 with --web.enable-remote-write-receiver standing in for vminsert.
 
-What differs from the shipped files: loopback targets, 1 s intervals, and a queue that retries
-within 1 s (batch_send_deadline and max_backoff 1 s instead of 5 s) to keep the test short."""
+What differs from the shipped files: loopback targets, 1 s intervals, a queue that retries within
+1 s (batch_send_deadline and max_backoff 1 s instead of 5 s) to keep the test short, and one
+Alertmanager 0.25 instead of three (the cluster is tests/alertmanager/test_ha_cluster.py)."""
 
 from __future__ import annotations
 
@@ -78,12 +79,12 @@ def _prometheus(name: str, work: Path, port: int, config: dict | None, *extra: s
     )
 
 
-def replica_config(replica: str, targets: list[str], receiver_port: int, rules_dir: Path) -> dict:
+def replica_config(replica: str, targets: list[str], receiver_port: int, rules_dir: Path, am_port: int = 1) -> dict:
     doc = ha.render_prometheus_ha(
         replica,
         "native",
         render.NativeOptions(test_mode=True, rules_dir=str(rules_dir)),
-        alertmanagers=[f"127.0.0.1:{free_port()}"],  # nothing fires: no rule files
+        alertmanagers=[f"127.0.0.1:{am_port}"],
         remote_write_url=f"http://127.0.0.1:{receiver_port}/api/v1/write",
         queue=FAST_QUEUE,
     )
@@ -102,12 +103,21 @@ def replica_config(replica: str, targets: list[str], receiver_port: int, rules_d
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     work = tmp_path_factory.mktemp("pair")
     (work / "rules").mkdir()
+    (work / "rules" / "pair.yml").write_text(yaml.safe_dump({"groups": [{"name": "pair", "rules": [ALWAYS]}]}))
     targets = [_Target(), _Target()]
-    ports = {name: free_port() for name in ("receiver", "a", "b")}
-    procs = {"receiver": _prometheus("receiver", work, ports["receiver"], None, "--web.enable-remote-write-receiver")}
+    ports = {name: free_port() for name in ("receiver", "alertmanager", "a", "b")}
+    procs = {
+        "receiver": _prometheus("receiver", work, ports["receiver"], None, "--web.enable-remote-write-receiver"),
+        "alertmanager": _alertmanager(work, ports["alertmanager"]),
+    }
     for replica in ha.REPLICAS:
-        config = replica_config(replica, [t.address for t in targets], ports["receiver"], work / "rules")
-        procs[replica] = _prometheus(f"replica-{replica}", work, ports[replica], config)
+        config = replica_config(
+            replica, [t.address for t in targets], ports["receiver"], work / "rules", ports["alertmanager"]
+        )
+        # Re-send firing alerts every second (default 1 m), so the first one reaches Alertmanager at once.
+        procs[replica] = _prometheus(
+            f"replica-{replica}", work, ports[replica], config, "--rules.alert.resend-delay=1s"
+        )
     try:
         for proc in procs.values():
             proc.start()
@@ -120,6 +130,26 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             proc.stop()
         for target in targets:
             target.server.shutdown()
+
+
+ALWAYS = {"alert": "PairTestAlways", "expr": "vector(1)", "labels": {"severity": "info", "team": "platform"}}
+
+
+def _alertmanager(work: Path, port: int) -> Managed:
+    config = work / "alertmanager.yml"
+    config.write_text(yaml.safe_dump({"route": {"receiver": "none"}, "receivers": [{"name": "none"}]}))
+    return Managed(
+        "alertmanager",
+        [
+            require_binary("prometheus-alertmanager"),
+            f"--config.file={config}",
+            f"--storage.path={work / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        work / "logs" / "alertmanager.log",
+        f"http://127.0.0.1:{port}/-/ready",
+    )
 
 
 def _wait(predicate, timeout: float, what: str):
@@ -195,3 +225,20 @@ def test_dedup_query_returns_one_series_per_target(pair: dict) -> None:
     deduped = _query(port, f"max without ({ha.REPLICA_LABEL}) ({METRIC})")
     assert sorted(s["metric"]["instance"] for s in deduped) == sorted(t.address for t in pair["targets"])
     assert all(ha.REPLICA_LABEL not in s["metric"] for s in deduped)
+
+
+def test_the_pairs_copies_of_an_alert_are_one_alert(pair: dict) -> None:
+    """Both replicas fire the same rule and send it; without their replica label it is one alert."""
+    url = f"http://127.0.0.1:{pair['ports']['alertmanager']}/api/v2/alerts"
+
+    def sent(replica: str) -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{pair['ports'][replica]}/metrics", timeout=5) as resp:
+            lines = resp.read().decode().splitlines()
+        return sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith("prometheus_notifications_sent_total"))
+
+    _wait(lambda: all(sent(r) > 0 for r in ha.REPLICAS), 20, "a replica sent no alert")
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        alerts = [a for a in json.loads(resp.read()) if a["labels"]["alertname"] == ALWAYS["alert"]]
+    assert len(alerts) == 1, [a["labels"] for a in alerts]
+    labels = alerts[0]["labels"]
+    assert ha.REPLICA_LABEL not in labels and labels["cluster"] == ha.CLUSTER_NAME
