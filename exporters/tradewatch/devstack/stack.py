@@ -20,6 +20,7 @@ from typing import Any
 from tradewatch.devstack import ha, render
 from tradewatch.devstack.procs import Managed, ProcessFailed, free_port
 from tradewatch.devstack.receivers import MailCatcher, SlackReceiver
+from tradewatch.devstack.standins import ServiceStandIn, channel_config
 
 EXPORTERS = ("system", "trading", "model")
 DEV_PORTS = {
@@ -75,6 +76,10 @@ class StackOptions:
     threshold_overrides: dict[str, float] = field(default_factory=dict)
     exporter_env: dict[str, dict[str, str]] = field(default_factory=dict)  # extra env per exporter
     am_cluster: bool = False  # the Alertmanagers gossip as one cluster (tradewatch dev --ha)
+    # PagerDuty, Opsgenie, Telegram, webhook and heartbeat to a local stand-in (tradewatch dev);
+    # channel_secrets (secret name -> file, as in secrets/) send those channels to the real services.
+    service_standin: bool = False
+    channel_secrets: dict[str, Path] = field(default_factory=dict)
 
 
 def tradewatch_argv() -> list[str]:
@@ -103,6 +108,7 @@ class DevStack:
         self.ports: dict[str, int] = {}
         self.slack: SlackReceiver | None = None
         self.mail: MailCatcher | None = None
+        self.services: ServiceStandIn | None = None
         self.am_ports: dict[str, int] = {}
         self.cluster_ports: dict[str, int] = {}
         self._started = False
@@ -140,6 +146,8 @@ class DevStack:
                 self.cluster_ports[spec.name] = ha.DEV_CLUSTER_PORTS[i] if fixed else free_port()
         if opts.slack_webhook_file is None:
             self.slack = SlackReceiver(port=0 if opts.random_ports else 8026, docs_dir=render.REPO / "docs").start()
+        if opts.service_standin:
+            self.services = ServiceStandIn().start()
         if opts.smtp_smarthost is None:
             self.mail = MailCatcher(port=0 if opts.random_ports else 1025).start()
         self._write_configs()
@@ -214,13 +222,13 @@ class DevStack:
             proc = self.procs.get(name)
             if proc:
                 proc.stop()
-        for receiver in (self.slack, self.mail):
+        for receiver in (self.slack, self.mail, self.services):
             if receiver:
                 try:
                     receiver.stop()
                 except Exception:
                     pass
-        self.slack = self.mail = None
+        self.slack = self.mail = self.services = None
         (self.workdir / STATE_FILE).unlink(missing_ok=True)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -262,8 +270,11 @@ class DevStack:
                 slack_file = str(am_dir / "slack_webhook_url")
                 # Alertmanager 0.25 does not trim a trailing newline: write none.
                 Path(slack_file).write_text(self.slack.url + spec.slack_path)
+            secrets, api_urls = channel_config(self.services, am_dir, opts.channel_secrets)
             am = render.render_alertmanager_native(
                 render.NativeAlertmanager(
+                    channel_secrets=secrets,
+                    channel_api_urls=api_urls,
                     slack_url_file=slack_file,
                     smtp_smarthost=opts.smtp_smarthost or (self.mail.smarthost if self.mail else None),
                     templates_dir=str(render.REPO / "alertmanager" / "templates"),
@@ -446,6 +457,8 @@ class DevStack:
                     "a page of the messages received, printed below too; runbooks under /docs/runbooks/",
                 )
             )
+        if self.services:
+            rows.append(("Paging stand-in", self.services.url, "PagerDuty, Opsgenie, Telegram, webhook, heartbeat"))
         if self.mail:
             rows.append(("SMTP catcher", self.mail.smarthost, f"mails are saved in {self.workdir / 'mail'}"))
         rows.append(("Work dir", str(self.workdir), "logs/ holds every process' output"))

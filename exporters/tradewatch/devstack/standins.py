@@ -19,6 +19,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tradewatch.devstack.receivers import _Recorder
@@ -134,3 +135,57 @@ class ServiceStandIn(_Recorder):
 
     def _describe(self, item: Request) -> str:
         return f"{item.method} {item.path} {item.body[:120]!r}"
+
+
+#: What the dev stack writes as the stand-in's "secrets" (dummy keys; URLs point at the stand-in).
+DUMMY_SECRETS = {
+    "pagerduty_routing_key": "dev0standin0routing0key000000000",
+    "opsgenie_api_key": "dev-standin-opsgenie-key",
+    "telegram_bot_token": "100000:dev-standin-token",
+    "telegram_chat_id": "-1000000000001",
+}
+
+
+def channel_config(
+    standin: ServiceStandIn | None, directory: Path, real: dict[str, Path]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(secret name -> file, channel -> API URL) for a native Alertmanager: every channel the
+    stand-in plays (files written in ``directory``), then the ``real`` secret files on top (those
+    channels go to the real service)."""
+    from tradewatch.devstack.channels import CHANNELS, read_secret
+
+    files: dict[str, str] = {}
+    urls: dict[str, str] = {}
+    if standin is not None:
+        values = {
+            **DUMMY_SECRETS,
+            "alert_webhook_url": standin.api_url("webhook"),
+            "heartbeat_url": standin.api_url("heartbeat"),
+        }
+        for name, value in values.items():
+            path = directory / name
+            path.write_text(value)  # no trailing newline: Alertmanager 0.25 would keep it
+            files[name] = str(path)
+        urls = {c: standin.api_url(c) for c in ("pagerduty", "opsgenie", "telegram")}
+    for channel in CHANNELS:
+        given = [real[s] for s in channel.secrets if s in real and read_secret(real[s])]
+        if channel.name != "slack" and len(given) == len(channel.secrets):
+            files.update({s: str(real[s]) for s in channel.secrets})
+            urls.pop(channel.name, None)
+    return files, urls
+
+
+def describe(req: Request) -> str:
+    """One line for the dev stack's console: channel, what it is, the alert."""
+    body = req.json if req.body.startswith(b"{") else {}
+    if req.channel == "pagerduty":
+        summary = body.get("payload", {}).get("summary", "")
+        return f"{body.get('event_action')} {summary} (dedup_key {str(body.get('dedup_key'))[:12]}...)"
+    if req.channel == "opsgenie":
+        return f"{'close' if req.path.endswith('/close') else 'create'} {body.get('message', req.path)}"
+    if req.channel == "telegram":
+        return str(body.get("text", "")).splitlines()[0] if body.get("text") else req.path
+    if req.channel in ("webhook", "heartbeat"):
+        names = sorted({a.get("labels", {}).get("alertname", "") for a in body.get("alerts", [])})
+        return f"{req.method} {body.get('status', '')} {', '.join(names)}"
+    return f"{req.method} {req.path}"

@@ -412,6 +412,9 @@ class Doctor:
                 else "start `tradewatch dev --slack-webhook-file FILE` for real Slack"
             )
             checks.append(Check("alertmanager", "slack", WARN, "Slack not configured: e-mail only", advice=advice))
+        from tradewatch.doctor.delivery import delivery_checks  # imports this module
+
+        checks += delivery_checks(config, self.mode)
         checks.append(self._notification_failures())
         return checks
 
