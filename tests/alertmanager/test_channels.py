@@ -58,6 +58,11 @@ def test_no_secret_runs_the_email_only_config_unchanged(tmp_path):
     code, doc, log = _entrypoint(tmp_path, {})
     assert code == 0 and "e-mail only" in log
     assert (tmp_path / "alertmanager.yml").read_text() == (AM / "alertmanager.email-only.yml").read_text()
+    # no channel at all: e-mail only, the Watchdog's receiver empty (as before the channels existed)
+    kinds = {r["name"]: sorted(k for k in r if k.endswith("_configs")) for r in doc["receivers"]}
+    assert kinds == {
+        n: ([] if n in ("deadmans-switch",) or n.startswith("warning-") else ["email_configs"]) for n in kinds
+    }
     # and that file is the source with every channel removed, and only that
     source = yaml.safe_load((AM / "alertmanager.yml").read_text())
     assert doc == yaml.safe_load(render.dump_yaml(channels.strip_channels(source)))
