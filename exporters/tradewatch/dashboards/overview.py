@@ -58,8 +58,9 @@ def overview(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         single(
             "Equity",
-            "Latest account equity (sum over the selected accounts), in the account currency.",
-            [q('sum(tradewatch_trading_equity{account=~"$account"})', "equity")],
+            "Latest account equity (sum over the selected accounts, each counted once however many "
+            "trading exporters report it), in the account currency.",
+            [q('sum(account:tradewatch_trading_equity:latest{account=~"$account"})', "equity")],
             unit="short",
             decimals=2,
             links=[dashboard_link("trading", "Trading & portfolio")],
@@ -68,8 +69,8 @@ def overview(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         single(
             "Daily P&L",
-            "Equity minus equity at the start of the trading session.",
-            [q('sum(tradewatch_trading_daily_pnl{account=~"$account"})', "daily P&L")],
+            "Equity minus equity at the start of the trading session (each account counted once).",
+            [q('sum(account:tradewatch_trading_daily_pnl:latest{account=~"$account"})', "daily P&L")],
             unit="short",
             decimals=2,
             thresholds=steps((None, RED), (0, GREEN)),
