@@ -17,7 +17,8 @@ from test_compose_file import _schema
 
 from tradewatch.devstack import ha, render
 
-PINNED = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+(-cluster)?$")
+# MinIO tags its images by release time (RELEASE.<UTC timestamp>), also an exact tag.
+PINNED = re.compile(r"^[\w.\-/]+:(v?\d+\.\d+\.\d+(-cluster)?|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)$")
 BIND = "${TRADEWATCH_BIND_ADDRESS:-127.0.0.1}:"
 
 
