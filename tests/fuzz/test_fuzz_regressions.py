@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import tradewatch
+from tradewatch.core.floatsum import total
 from tradewatch.core.ingest import EventIngestor
 from tradewatch.core.journal import Journal
 from tradewatch.trading.collector import TradingStateCollector
@@ -61,3 +62,30 @@ def test_a_fold_summed_to_inf_survives_the_shutdown_snapshot(tmp_path: Path) -> 
     assert {k: v for k, v in after.items() if "age" not in k[0]} == {
         k: v for k, v in before.items() if "age" not in k[0]
     }
+
+
+def test_trades_whose_sum_overflows_still_export(tmp_path: Path) -> None:
+    """Two schema-valid realized_pnl of 1e308 (and two of -1e308) in one strategy: math.fsum raised
+    OverflowError in the rolling/session statistics, so the whole trading collector failed."""
+    trade = json.loads((EXAMPLES / "trade_closed.json").read_text())
+    events = [
+        {**trade, "event_id": f"t{i}", "realized_pnl": pnl, "fees": 0}
+        for i, pnl in enumerate([1e308, 1e308, -1e308, -1e308])
+    ]
+    ingestor = EventIngestor(Journal(tmp_path), validate_trading_event, TradingState())
+    ingestor.start()
+    assert ingestor.ingest(events[:2]).accepted == 2
+    values = {s.name: s.value for m in TradingStateCollector(ingestor.fold, ingestor.lock).collect() for s in m.samples}
+    assert values["tradewatch_trading_rolling_expectancy"] == math.inf
+    assert values["tradewatch_trading_rolling_profit_factor"] == math.inf
+    assert ingestor.ingest(events[2:]).accepted == 2  # now gains and losses both overflow: inf - inf
+    values = {s.name: s.value for m in TradingStateCollector(ingestor.fold, ingestor.lock).collect() for s in m.samples}
+    assert values["tradewatch_trading_rolling_win_rate_ratio"] == 0.5
+    assert math.isnan(values["tradewatch_trading_session_profit_factor"])  # inf / inf
+    ingestor.close()
+
+
+def test_total_is_fsum_where_the_exact_sum_is_a_double() -> None:
+    assert total([0.1] * 10) == 1.0 != sum([0.1] * 10)
+    assert total(iter([1e308, 1e308])) == math.inf and total([-1e308, -1e308]) == -math.inf
+    assert math.isnan(total([math.inf, -math.inf]))

@@ -21,17 +21,19 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from tradewatch.core.floatsum import total
+
 
 def trade_stats(pnls: Iterable[float]) -> tuple[float, float | None, float] | None:
     """(win rate, profit factor, expectancy) of net trade P&Ls; None for no trade."""
     values = list(pnls)
     if not values:
         return None
-    gains = math.fsum(v for v in values if v > 0)
-    losses = -math.fsum(v for v in values if v <= 0)
+    gains = total([v for v in values if v > 0])
+    losses = -total([v for v in values if v <= 0])
     wins = sum(1 for v in values if v > 0)
     pf = gains / losses if losses > 0 else (math.inf if gains > 0 else None)
-    return wins / len(values), pf, math.fsum(values) / len(values)
+    return wins / len(values), pf, total(values) / len(values)
 
 
 class RollingFold:

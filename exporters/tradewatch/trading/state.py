@@ -36,6 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tradewatch.core.exemplars import BucketExemplars
+from tradewatch.core.floatsum import total
 from tradewatch.trading.attribution import AttributionFold
 from tradewatch.trading.costs import CostsFold
 from tradewatch.trading.eventtime import LATE, Timeline, advance_feed_clock
@@ -406,8 +407,8 @@ class TradingState:
             return None
         # Summed at scrape time (a window of a few hundred) rather than kept as running sums,
         # so rounding never drifts over a long run.
-        submitted = math.fsum(q for q, _ in window)
-        return math.fsum(f for _, f in window) / submitted if submitted > 0 else None
+        submitted = total([q for q, _ in window])
+        return total([f for _, f in window]) / submitted if submitted > 0 else None
 
     # ------------------------------------------------------------------ P&L and portfolio
     def _trade_closed(self, e: dict[str, Any]) -> None:
