@@ -115,20 +115,25 @@ def _route_matches(route: dict[str, Any], labels: dict[str, str]) -> bool:
     return all(_matches(m, labels) for m in matchers)
 
 
-def routed_receivers(route: dict[str, Any], labels: dict[str, str]) -> list[str]:
-    """The receivers Alertmanager's routing tree sends ``labels`` to (as `amtool config routes test`)."""
+def routed(route: dict[str, Any], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The routes Alertmanager's tree sends ``labels`` to (as `amtool config routes test`), each with
+    its effective ``receiver`` and ``group_wait`` (inherited from the parents when unset)."""
 
-    def walk(node: dict[str, Any], parent: str) -> list[str]:
-        receiver = node.get("receiver") or parent
-        found: list[str] = []
+    def walk(node: dict[str, Any], parent: dict[str, Any]) -> list[dict[str, Any]]:
+        here = {k: node.get(k) or parent.get(k) for k in ("receiver", "group_wait")}
+        found: list[dict[str, Any]] = []
         for child in node.get("routes") or []:
             if _route_matches(child, labels):
-                found += walk(child, receiver)
+                found += walk(child, here)
                 if not child.get("continue"):
                     break
-        return found or [receiver]
+        return found or [here]
 
-    return walk(route, route.get("receiver", ""))
+    return walk(route, {"receiver": "", "group_wait": "30s"})
+
+
+def routed_receivers(route: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    return [r["receiver"] for r in routed(route, labels)]
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     test.add_argument("--severity", choices=SEVERITIES, default="critical", help="default critical (pages)")
     test.add_argument("--team", choices=TEAMS, default="platform", help="default platform")
-    test.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for deliveries (default 60)")
+    test.add_argument(
+        "--timeout", type=float, help="seconds to wait for deliveries (default: the route's group_wait + 30)"
+    )
     test.add_argument("--wait-resolved", action="store_true", help="also wait for the resolved notices")
     test.add_argument("--json", action="store_true", help="print the result as JSON")
     _am_arg(test)

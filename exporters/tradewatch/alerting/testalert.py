@@ -11,6 +11,7 @@ every template puts ``[TEST]`` first for alerts labelled ``tradewatch_test="true
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,15 @@ def _post(am_url: str, alert: dict[str, Any], ends_in: float) -> None:
     amapi.post_alerts(am_url, [body])
 
 
+def _seconds(text: str) -> float:
+    """A Prometheus duration ("5s", "1m30s", "1h") in seconds; 30 s when unreadable."""
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return 30.0
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    return sum(int(n) * unit[u] for n, u in parts)
+
+
 def _delta(now: dict, before: dict, metric: str, d: Delivery, by_receiver: bool) -> float:
     key = (metric, d.integration, d.receiver if by_receiver else "")
     return now.get(key, 0.0) - before.get(key, 0.0)
@@ -85,14 +95,18 @@ def run(
     am_url: str,
     severity: str = "critical",
     team: str = "platform",
-    timeout: float = 60.0,
+    timeout: float | None = None,
     wait_resolved: bool = False,
     poll: float = 0.5,
 ) -> AlertTestResult:
-    """Send the test alert, wait for its deliveries (or ``timeout``), resolve it."""
+    """Send the test alert, wait for its deliveries (``timeout``; by default the routes' group_wait
+    plus 30 s), resolve it."""
     config = amapi.am_config(am_url)
     alert = synthetic_alert(severity, team)
-    receivers = amapi.routed_receivers(config.get("route") or {}, alert["labels"])
+    routes = amapi.routed(config.get("route") or {}, alert["labels"])
+    receivers = [r["receiver"] for r in routes]
+    if timeout is None:
+        timeout = max(_seconds(str(r["group_wait"])) for r in routes) + 30.0
     result = AlertTestResult(alert["labels"], receivers)
     expected = amapi.integrations(config, receivers)
     result.deliveries = [Delivery(i.receiver, i.name) for i in expected]
