@@ -216,6 +216,9 @@ class Doctor:
         checks.extend(self.check_events())
         checks.extend(self.check_simulator())
         checks.extend(self.check_limits())
+        from tradewatch.doctor.models import check_model_references  # it imports this module
+
+        checks.extend(check_model_references(self._query, bool(self.ready.get("prometheus"))))
         return Report(self.mode, detected, checks)
 
     def _detect_mode(self) -> str:

@@ -95,6 +95,7 @@ SECTION_TITLES = {
     "risk": "Risk events",
     "alerts": "Alerts",
     "model": "Model accuracy, calibration and drift",
+    "model_versions": "Model versions: changes and what changed with them",
     "ai_spend": "AI spend against budget",
     "freshness": "Data freshness incidents",
     "system": "System health",
@@ -216,7 +217,7 @@ class Builder:
         return words
 
     def build(self) -> list[Section]:
-        from tradewatch.report import desk  # desk builds on this module's Section and formatting
+        from tradewatch.report import desk, model_versions  # they build on this module's Section and formatting
 
         sections = []
         for sid, func in [
@@ -230,6 +231,7 @@ class Builder:
             ("risk", self.s_risk),
             ("alerts", self.s_alerts),
             ("model", self.s_model),
+            ("model_versions", lambda sec: model_versions.s_model_versions(self, sec)),
             ("ai_spend", self.s_ai_spend),
             ("freshness", self.s_freshness),
             ("system", self.s_system),

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from tradewatch.client.events import format_ts
 from tradewatch.core.logging import correlation, get_logger
 from tradewatch.simulate import trails
+from tradewatch.simulate.model_outcomes import outcome_class, version_at
 from tradewatch.simulate.scenarios import NORMAL, SCENARIOS, Effects
 
 log = get_logger("tradewatch.simulate")
@@ -150,6 +151,7 @@ class Simulator:
         daily_loss_limit: float = 0.05,
         max_drawdown: float = 0.10,
         log_events: bool = True,
+        version_change: float | None = None,
     ):
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
@@ -189,6 +191,9 @@ class Simulator:
         # the default demo is the quiet baseline (a volatile spell is a real shift of the model's
         # inputs, see tradewatch.simulate.reference).
         self._market_rng = random.Random(f"market:11:{seed}")
+        # Outcomes draw from their own stream too (tradewatch.simulate.model_outcomes).
+        self._outcome_rng = random.Random(f"outcome:{seed}")
+        self.version_change = version_change
         self._reset_ids()
         self._symbols: dict[str, _Symbol] = {}
         for i, name in enumerate(symbols):
@@ -528,7 +533,7 @@ class Simulator:
                     ts,
                     {
                         "model": MODEL_NAME,
-                        "model_version": MODEL_VERSION,
+                        "model_version": version_at(self.version_change, s, MODEL_VERSION),
                         "prediction_id": prediction_id,
                         "features": features,
                         "predicted": predicted,
@@ -543,6 +548,8 @@ class Simulator:
             # The outcome is known a few model intervals later; skill decays under drift.
             skill = 0.62 - 0.30 * drift
             actual = predicted if rng.random() < skill else rng.choice([c for c in CLASSES if c != predicted])
+            # The draws above keep the main stream as it was; the outcome itself follows the confidence.
+            actual = outcome_class(self._outcome_rng, predicted, confidence, CLASSES)
             edge = rng.gauss(0.002, 0.001)
             self._schedule(
                 s + 5 * self.model_interval,
