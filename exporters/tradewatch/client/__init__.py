@@ -2,6 +2,7 @@
 
 - :class:`TradeWatchClient`: batched, non-blocking HTTP sender with retries and an on-disk spool.
 - :class:`JournalWriter`: the same helpers, writing a JSONL journal the exporter tails.
+- :class:`FanOutClient`: several trading exporters, every event to each or routed by account.
 - :func:`logging_setup`: the JSON log format the stack's Loki pipeline expects.
 
 See docs/client.md.
@@ -13,6 +14,7 @@ from typing import Any
 
 from tradewatch.client.client import DEFAULT_MODEL_URL, DEFAULT_TRADING_URL, TradeWatchClient
 from tradewatch.client.events import MODEL_TYPES, EventHelpers, build_event, format_ts, new_event_id
+from tradewatch.client.fanout import FanOutClient, by_account
 from tradewatch.client.journal import JournalWriter
 from tradewatch.client.sender import ClientStats
 from tradewatch.client.spool import SpoolLocked
@@ -23,10 +25,12 @@ __all__ = [
     "MODEL_TYPES",
     "ClientStats",
     "EventHelpers",
+    "FanOutClient",
     "JournalWriter",
     "SpoolLocked",
     "TradeWatchClient",
     "build_event",
+    "by_account",
     "format_ts",
     "logging_setup",
     "new_event_id",
