@@ -531,6 +531,8 @@ def mount_ingest(
 
     if ingestor.errors is None:
         ingestor.errors = exporter.errors
+    # Exported from 0: JournalWriteFailing uses increase(), which cannot see a series born at 1.
+    ingestor.errors.labels("journal")
     exporter.add_collector("ingest", ingestor)
     exporter.http.route("POST", path, ingest_handler(ingestor, token), describe="event ingest (POST)")
     exporter.add_task(Periodic("journal-upkeep", maintain_interval, ingestor.maintain, run_first=False))
