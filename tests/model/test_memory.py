@@ -16,7 +16,7 @@ WINDOW = 10_000
 
 
 def events(start: int, n: int) -> Iterator[dict[str, Any]]:
-    """Predictions for three models with outcomes for half of them; a few unknown outcomes."""
+    """Predictions for three models with outcomes for half of them; a few unknown outcomes; a new version every 50k."""
     for i in range(start, start + n):
         model = ("a", "b", "c")[i % 3]
         yield {
@@ -24,7 +24,7 @@ def events(start: int, n: int) -> Iterator[dict[str, Any]]:
             "ts": 1e9 + i * 0.01,
             "event_id": str(i),
             "model": model,
-            "model_version": "1",
+            "model_version": str(i // 50_000),  # 20 versions: each recaptures its reference
             "prediction_id": f"p{i}",
             "predicted": "up" if i % 5 else "down",
             "confidence": (i % 97) / 97,
@@ -68,6 +68,8 @@ def test_a_million_predictions_in_bounded_memory():
     for m in state.by_model.values():
         assert all(len(r) == WINDOW for r in m.numeric.values())
         assert len(m.window) == 1000
+        assert len(m.track.versions) == 3 and m.track.folded == 17  # versions.keep
+        assert all(len(v.window) <= 1000 and len(v.reference) <= 1000 for v in m.track.versions.values())
         assert m.unknown > 0 and m.expired > 0  # outcomes for p(i-600) of another model, and "gone" IDs
     # Fold state is bounded: 800k more predictions may not grow the process by more than a few MB
     # (allocator noise); unbounded pending maps or windows would add hundreds of MB.
