@@ -335,3 +335,18 @@ def test_reference_file_from_config_and_a_clear_error_when_missing(tmp_path):
         exp.ingestor.close()
     with pytest.raises(cfg.ConfigError, match=r"reference\.files\[m\].*missing\.jsonl"):
         make(tmp_path / "other", **{"reference.files": {"m": str(tmp_path / "missing.jsonl")}})
+
+
+def test_reference_per_version_from_config_and_a_clear_error(tmp_path):
+    ref = tmp_path / "v2.csv"
+    ref.write_text("x,ts\n" + "".join(f"{i / 10},{1_600_000_000 + i}\n" for i in range(300)))
+    exp = make(tmp_path, **{"reference.version_files": {"m": {"v2": str(ref)}}})
+    try:
+        exp.state.apply_many(prediction(f"p{i}", 1.7e9 + i, features={"x": 1.0}) for i in range(10))
+        exp.state.apply(prediction("q", 1.7e9 + 20, version="v2", features={"x": 1.0}))
+        m = exp.state.by_model["m"]
+        assert (m.reference.rows, m.reference.start, m.reference_version) == (300, 1_600_000_000.0, "v2")
+    finally:
+        exp.ingestor.close()
+    with pytest.raises(cfg.ConfigError, match=r"reference\.version_files\[m\]\[v2\].*nope\.jsonl"):
+        make(tmp_path / "other", **{"reference.version_files": {"m": {"v2": str(tmp_path / "nope.jsonl")}}})

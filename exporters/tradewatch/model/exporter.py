@@ -22,7 +22,7 @@ from tradewatch.model.events import validator
 from tradewatch.model.reference import ReferenceError, load_reference
 from tradewatch.model.retrain import RetrainAdvisor, RetrainCollector
 from tradewatch.model.settings import drift_settings, fold_settings, retrain_settings
-from tradewatch.model.state import ModelState
+from tradewatch.model.state import ModelState, Reference
 from tradewatch.model.version_collectors import VersionsCollector
 
 log = get_logger("tradewatch.model")
@@ -37,33 +37,27 @@ class ModelExporter:
         self.config = config
         self.exporter = Exporter(NAME, config)
         self.state = ModelState(fold_settings(config))
-        problems = []
-        for model, path in config["reference.files"].items():
+        problems: list[str] = []
+
+        def load(where: str, model: str, path: str) -> Reference | None:
             try:
-                self.state.set_reference(
-                    model,
-                    load_reference(
-                        path,
-                        max_features=config["limits.max_features"],
-                        max_categories=config["limits.max_categories"],
-                        model=model,
-                    ),
+                return load_reference(
+                    path,
+                    max_features=config["limits.max_features"],
+                    max_categories=config["limits.max_categories"],
+                    model=model,
                 )
             except ReferenceError as exc:
-                problems.append(f"reference.files[{model}]: {exc}")
+                problems.append(f"{where}: {exc}")
+                return None
+
+        for model, path in config["reference.files"].items():
+            if (ref := load(f"reference.files[{model}]", model, path)) is not None:
+                self.state.set_reference(model, ref)
         for model, files in config["reference.version_files"].items():
             for version, path in files.items():
-                try:
-                    ref = load_reference(
-                        path,
-                        max_features=config["limits.max_features"],
-                        max_categories=config["limits.max_categories"],
-                        model=model,
-                    )
-                except ReferenceError as exc:
-                    problems.append(f"reference.version_files[{model}][{version}]: {exc}")
-                    continue
-                self.state.version_refs.setdefault(model, {})[version] = ref
+                if (ref := load(f"reference.version_files[{model}][{version}]", model, path)) is not None:
+                    self.state.version_refs.setdefault(model, {})[version] = ref
         if problems:
             raise cfg.ConfigError(problems)
         token = read_token(config)
