@@ -117,10 +117,10 @@ def _route_matches(route: dict[str, Any], labels: dict[str, str]) -> bool:
 
 def routed(route: dict[str, Any], labels: dict[str, str]) -> list[dict[str, Any]]:
     """The routes Alertmanager's tree sends ``labels`` to (as `amtool config routes test`), each with
-    its effective ``receiver`` and ``group_wait`` (inherited from the parents when unset)."""
+    its effective ``receiver``, ``group_wait`` and ``group_interval`` (inherited when unset)."""
 
     def walk(node: dict[str, Any], parent: dict[str, Any]) -> list[dict[str, Any]]:
-        here = {k: node.get(k) or parent.get(k) for k in ("receiver", "group_wait")}
+        here = {k: node.get(k) or parent.get(k) for k in ("receiver", "group_wait", "group_interval")}
         found: list[dict[str, Any]] = []
         for child in node.get("routes") or []:
             if _route_matches(child, labels):
@@ -129,7 +129,7 @@ def routed(route: dict[str, Any], labels: dict[str, str]) -> list[dict[str, Any]
                     break
         return found or [here]
 
-    return walk(route, {"receiver": "", "group_wait": "30s"})
+    return walk(route, {"receiver": "", "group_wait": "30s", "group_interval": "5m"})
 
 
 def routed_receivers(route: dict[str, Any], labels: dict[str, str]) -> list[str]:

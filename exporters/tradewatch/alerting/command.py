@@ -54,7 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument(
         "--timeout", type=float, help="seconds to wait for deliveries (default: the route's group_wait + 30)"
     )
-    test.add_argument("--wait-resolved", action="store_true", help="also wait for the resolved notices")
+    test.add_argument(
+        "--wait-resolved",
+        action="store_true",
+        help="also wait for the resolved notices (up to the route's group_interval + 30 s)",
+    )
     test.add_argument("--json", action="store_true", help="print the result as JSON")
     _am_arg(test)
     test.set_defaults(func=_run_test)

@@ -105,6 +105,8 @@ def run(
     alert = synthetic_alert(severity, team)
     routes = amapi.routed(config.get("route") or {}, alert["labels"])
     receivers = [r["receiver"] for r in routes]
+    # Alertmanager sends the first notice after group_wait, the resolved one at the next group_interval.
+    resolve_timeout = max(_seconds(str(r["group_interval"])) for r in routes) + 30.0
     if timeout is None:
         timeout = max(_seconds(str(r["group_wait"])) for r in routes) + 30.0
     result = AlertTestResult(alert["labels"], receivers)
@@ -120,7 +122,7 @@ def run(
     finally:
         _post(am_url, alert, ends_in=0)  # resolves it even when interrupted
     if wait_resolved and result.deliveries:
-        result.resolved = _wait_resolved(am_url, result.deliveries, counts, by_receiver, timeout, poll)
+        result.resolved = _wait_resolved(am_url, result.deliveries, counts, by_receiver, resolve_timeout, poll)
     else:
         result.resolved = "resolve sent: Alertmanager sends the resolved notice after the route's group_interval"
     return result
