@@ -116,3 +116,18 @@ def test_the_simulator_changes_version():
     old = x['tradewatch_model_version_predictions_total{model="momentum-clf",model_version="1.4.0"}']
     new = x[f'tradewatch_model_version_predictions_total{{model="momentum-clf",model_version="{NEW_VERSION}"}}']
     assert old > 0 and new > 0
+
+
+def test_after_a_version_file_the_model_file_serves_the_next_version():
+    state = ModelState(FoldSettings(reference_size=100, performance_window=50, drift_window=200))
+    rows = [{"x": float(i), "y": 0.5, "c": "a"} for i in range(50)]
+    model_ref = Reference.from_rows("file", rows, [], [], 50, 50)
+    state.set_reference("m", model_ref)
+    state.version_refs = {"m": {"v2": Reference.from_rows("file", rows[:20], [], [], 50, 50)}}
+    state.apply_many(stream(20, seed=1))
+    state.apply_many(relabel(stream(20, seed=2, start=1_700_001_000.0), "v2"))
+    assert state.by_model["m"].reference_version == "v2"
+    state.apply_many(relabel(stream(20, seed=3, start=1_700_002_000.0), "v3"))
+    m = state.by_model["m"]
+    assert m.reference is model_ref and m.reference_version == "*"
+    assert exposition(state)['tradewatch_model_reference_missing{model="m",model_version="v3"}'] == 0

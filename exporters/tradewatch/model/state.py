@@ -449,8 +449,10 @@ class ModelState:
         self.pending: OrderedDict[str, tuple[str, float, Any, float, dict[str, float] | None, str | None]] = (
             OrderedDict()
         )
-        # Reference files per model and version (configuration: reference.version_files).
+        # Reference files per model and version, and per model (configuration: reference.version_files,
+        # reference.files).
         self.version_refs: dict[str, dict[str, Reference]] = {}
+        self.model_refs: dict[str, Reference] = {}
         self.clock = -math.inf  # largest event ts seen
         self.providers = Codebook(self.s.max_providers)
         self.ai_models = Codebook(self.s.max_ai_models)
@@ -477,6 +479,7 @@ class ModelState:
         (the file may have changed): windows of features that keep their kind are kept.
         """
         with self.lock:
+            self.model_refs[model] = ref
             m = self.model(model)
             if m.reference is None:
                 m.set_reference(ref)
@@ -504,11 +507,11 @@ class ModelState:
                 for k, m in self.by_model.items()
                 if m.reference is not None and m.reference.source == "file"
             }
-            version_refs = self.version_refs
+            version_refs, model_refs = self.version_refs, self.model_refs
             for name in list(vars(loaded)):
                 if name not in ("lock", "s"):
                     setattr(self, name, getattr(loaded, name))
-            self.version_refs = version_refs
+            self.version_refs, self.model_refs = version_refs, model_refs
         for model, ref in file_refs.items():
             fold = self.by_model.get(model)
             if fold is None or fold.reference_version in (None, "*"):  # not when a version's own file is in use
@@ -601,6 +604,9 @@ class ModelState:
             m.reference_version = version
         elif m.track.changes == 0 or m.reference_version == "*":
             return  # the first version captures as always; a model-level file serves every version
+        elif model in self.model_refs:  # after a version with its own file, back to the model's
+            m.set_reference(self.model_refs[model])
+            m.reference_version = "*"
         elif self.s.reference_size > 0:
             m.restart_capture()
 
