@@ -148,7 +148,9 @@ def settings() -> list[cfg.Setting]:
             "retrain.webhook_url",
             cfg.string(pattern=r"^$|^https?://\S+$"),
             r.webhook_url,
-            "POST a JSON body here when retraining becomes recommended (empty: no webhook).",
+            "POST a JSON body here when retraining becomes recommended (empty: no webhook). Masked in "
+            "--check-config and logs, as such URLs often carry a token.",
+            secret=True,
         ),
         S(
             "retrain.webhook_timeout",
