@@ -59,7 +59,14 @@ DEPRECATED_TYPES = {
 NO_QUERY_TYPES = {"row", "text", "alertlist", "alertGroups"}
 # Thresholds that are durations/horizons or gates (a minimum count of rejections) of an alert,
 # not a level a panel can draw.
-NOT_A_LEVEL = {"exporter_down_for_seconds", "disk_predict_hours", "order_rejection_min_rejections"}
+NOT_A_LEVEL = {
+    "exporter_down_for_seconds",
+    "disk_predict_hours",
+    "order_rejection_min_rejections",
+    "api_error_min_calls",
+    "night_start_hour_utc",
+    "night_end_hour_utc",
+}
 
 
 @pytest.fixture(scope="module")

@@ -107,6 +107,8 @@ def stack(probe_target: str) -> Iterator[Live]:
             # Limits are opt-in; the risk panels need them. Hourly-like return periods (1 s of
             # event time) give Sharpe/Sortino a value within seconds.
             "TRADEWATCH_RISK_DAILY_LOSS_LIMIT": "5000",
+            "TRADEWATCH_RISK_TAKE_PROFIT": "25%",
+            "TRADEWATCH_RISK_STOP_LOSS": "25%",
             "TRADEWATCH_ANALYTICS_RETURN_PERIOD": "1",
         },
         "system": {

@@ -37,6 +37,9 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
             "OrderRejectionRateHigh",
             "FillRatioLow",
             "FeatureDrift",
+            "DatasetDrift",
+            "RiskScoreHigh",
+            "VolatilityBreach",
         },
     ),
     "exchange-outage": (
@@ -52,9 +55,10 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     ),
     "stale-feed": (360.0, {"MarketDataStale"}),
     "slow-execution": (660.0, {"ExecutionLatencyHigh", "SlippageHigh", "MeanSlippageHigh", "ComponentDegraded"}),
-    "model-drift": (960.0, {"FeatureDrift", "ModelAccuracyDecline"}),
+    "model-drift": (960.0, {"FeatureDrift", "DatasetDrift", "ModelAccuracyDecline"}),
     "losing-symbol": (660.0, set()),
     "ai-cost-spike": (660.0, {"AICostOverBudget"}),
+    "broker-api-degraded": (360.0, {"ApiErrorRatioHigh", "ApiLatencyHigh", "TradingSystemCriticalError"}),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from tradewatch.client.health import HealthHelpers
 from tradewatch.client.trail import Trails
 
 # Event types the model exporter ingests; every other type goes to the trading exporter.
@@ -79,7 +80,7 @@ def encode(event: dict[str, Any]) -> bytes:
         return json.dumps(event, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-class EventHelpers:
+class EventHelpers(HealthHelpers):
     """Mixin: one method per event type; subclasses implement :meth:`emit`.
 
     Every helper also takes the envelope keywords ``ts``, ``event_id``, ``strategy``, ``account``,
@@ -276,13 +277,25 @@ class EventHelpers:
     def signal(self, symbol: str, action: str, confidence: float, **envelope: Any) -> str:
         return self._send("signal", {"symbol": symbol, "action": action, "confidence": confidence}, envelope)
 
-    def decision(self, provider: str, latency_seconds: float, confidence: float | None = None, **envelope: Any) -> str:
+    def decision(
+        self,
+        provider: str,
+        latency_seconds: float | None = None,
+        confidence: float | None = None,
+        *,
+        stage: str | None = None,
+        decision_id: str | None = None,
+        **envelope: Any,
+    ) -> str:
+        """A decision event; the lifecycle helpers (decision_made, ...) are in client/health.py."""
         return self._send(
             "decision",
             {
                 "provider": provider,
                 "latency_seconds": latency_seconds,
                 "confidence": confidence,
+                "stage": stage,
+                "decision_id": decision_id,
             },
             envelope,
         )

@@ -15,14 +15,14 @@ import yaml
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from tradewatch.dashboards import data, logalerts, models, notifications, overview, platform, trading
+from tradewatch.dashboards import data, health, logalerts, models, notifications, overview, platform, trading
 from tradewatch.dashboards.common import DEFAULT_RUNBOOK_BASE, Context
 from tradewatch.dashboards.thresholds import REPO_ROOT, THRESHOLDS_FILE, load
 
 # folder (one Grafana folder per directory) -> file stem -> builder
 DASHBOARDS: dict[str, dict[str, Callable[[Context], db.Dashboard]]] = {
     "Overview": {"overview": overview.overview, "alerts": overview.alerts},
-    "Trading": {"trading": trading.trading, "execution": trading.execution, "risk": trading.risk},
+    "Trading": {"trading": trading.trading, "execution": health.execution, "risk": health.risk},
     "Models": {"model": models.model, "ai-cost": models.ai_cost},
     "Data": {"data-quality": data.data_quality},
     "Platform": {"system": platform.system, "logs": platform.logs},

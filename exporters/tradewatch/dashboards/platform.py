@@ -124,7 +124,8 @@ def system(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         ts(
             "Memory in use",
-            "1 - available / total memory. Dashed: the HostHighMemory level.",
+            "1 - available / total memory. Dashed: the HostHighMemory level (above it at night, "
+            "HostHighMemoryAtNight pages).",
             [
                 q(
                     "1 - tradewatch_host_memory_available_bytes / tradewatch_host_memory_total_bytes",
@@ -135,7 +136,7 @@ def system(ctx: Context) -> db.Dashboard:
             min_val=0,
             max_val=1,
             thresholds=rising(None, ctx.t("host_memory_high_ratio")),
-            links=[ctx.runbook("HostHighMemory")],
+            links=[ctx.runbook("HostHighMemory"), ctx.runbook("HostHighMemoryAtNight")],
             w=8,
         )
     )

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from tradewatch.client.events import format_ts
 from tradewatch.core.logging import correlation, get_logger
 from tradewatch.simulate import trails
+from tradewatch.simulate.health import HealthSim
 from tradewatch.simulate.model_outcomes import outcome_class, version_at
 from tradewatch.simulate.scenarios import NORMAL, SCENARIOS, Effects
 
@@ -194,6 +195,7 @@ class Simulator:
         # Outcomes draw from their own stream too (tradewatch.simulate.model_outcomes).
         self._outcome_rng = random.Random(f"outcome:{seed}")
         self.version_change = version_change
+        self._health = HealthSim(seed, self._event, self._id)
         self._reset_ids()
         self._symbols: dict[str, _Symbol] = {}
         for i, name in enumerate(symbols):
@@ -293,6 +295,7 @@ class Simulator:
         self._risk(effects, p, s, out)
         self._model_and_strategy(effects, s, out)
         self._ai_calls(effects, p, s, out)
+        self._health.step(effects, p, s, self._market_ts(s), out)
         self._breaker_tick(p, s, out)
         self._periodic(effects, p, s, out)
         return trails.tag(out)
@@ -573,6 +576,7 @@ class Simulator:
                     {"provider": MODEL_NAME, "latency_seconds": round(latency + 0.001, 6), "confidence": confidence},
                 )
             )
+            self._health.decision_made(out[-1], s, ts)
             self._submit(sym, delta, "signal", s, out)
 
     def _ai_calls(self, effects: Effects, p: float, s: float, out: list[dict[str, Any]]) -> None:

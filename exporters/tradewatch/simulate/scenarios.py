@@ -23,6 +23,7 @@ class Effects:
     feed_down: bool = False  # no market data for any symbol
     stale_symbols: frozenset[str] = frozenset()  # no market data for these symbols
     slow_execution: bool = False
+    broker_api_degraded: bool = False  # broker API calls ~12x slower, a quarter fail (simulate/health.py)
     thin_book: frozenset[str] = frozenset()  # these symbols fill ~35 bp worse than the reference
     model_drift: float = 0.0  # 0 = reference behaviour, 1 = fully drifted
     ai_spike: bool = False
@@ -82,6 +83,10 @@ def _losing_symbol(q: float, length: float, symbols: tuple[str, ...], stale: tup
     return Effects(thin_book=frozenset(symbols[:1]))
 
 
+def _broker_api_degraded(q: float, length: float, symbols: tuple[str, ...], stale: tuple[str, ...]) -> Effects:
+    return Effects(broker_api_degraded=True)
+
+
 def _model_drift(q: float, length: float, symbols: tuple[str, ...], stale: tuple[str, ...]) -> Effects:
     ramp = max(length * 0.25, 1e-9)  # drift sets in over the first quarter of the incident
     return Effects(model_drift=min(1.0, q / ramp))
@@ -115,6 +120,12 @@ SCENARIOS: dict[str, Scenario] = {
             "the first symbol trades in a thin book (fills ~35 bp worse): it loses money, the others do not",
             600.0,
             _losing_symbol,
+        ),
+        Scenario(
+            "broker-api-degraded",
+            "broker API ~1 s p95 and 25% of calls failing (5xx, timeouts), one critical error, more failed decisions",
+            300.0,
+            _broker_api_degraded,
         ),
         Scenario("model-drift", "feature distributions shift, confidence falls, accuracy decays", 900.0, _model_drift),
         Scenario("ai-cost-spike", "LLM call volume and tokens x10, some calls rate limited", 600.0, _ai_cost_spike),

@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 
 from tradewatch.core.exemplars import with_exemplars
-from tradewatch.trading import attribution, costs, rolling
+from tradewatch.trading import attribution, costs, decisions, health, limits, rolling
 from tradewatch.trading.events import (
     BREAKER_STATES,
     EXIT_REASONS,
@@ -32,7 +32,7 @@ from tradewatch.trading.events import (
     REJECT_REASONS,
     SIGNAL_ACTIONS,
 )
-from tradewatch.trading.state import DEFAULT, LATE_TYPES, Hist, TradingState
+from tradewatch.trading.state import LATE_TYPES, Hist, TradingState
 
 P = "tradewatch_trading_"
 
@@ -241,6 +241,7 @@ class TradingStateCollector:
             ),
         ]
         out += self._feed(s, now)
+        out += health.families(s) + decisions.families(s) + limits.families(s)
         out += attribution.families(s, _gauge, _histogram, P) + costs.families(s, _counter, P)
         out += rolling.families(s, _gauge, P)
         out.append(
@@ -362,10 +363,9 @@ class TradingStateCollector:
         ]
 
     def _accounts(self, s: TradingState) -> list[Metric]:
-        c = s.config
         accounts = sorted(s.account_state.items())
-        names = [k for k, _ in accounts] or [DEFAULT]
         ratios = {k: s.ratios(k) for k, _ in accounts}
+        daily_limits, drawdown_limits = limits.legacy_rows(s)
         return [
             _gauge(P + "equity", "Latest equity.", ["account"], ((k, a.equity) for k, a in accounts)),
             _gauge(
@@ -382,9 +382,9 @@ class TradingStateCollector:
             ),
             _gauge(
                 P + "daily_loss_limit",
-                "Configured daily loss limit (positive).",
+                "Daily loss limit in use, quote currency (positive; a percentage resolved, docs/metrics.md).",
                 ["account"],
-                ((k, c.daily_loss_limit) for k in names if c.daily_loss_limit > 0),
+                daily_limits,
             ),
             _gauge(
                 P + "high_water_mark",
@@ -406,9 +406,9 @@ class TradingStateCollector:
             ),
             _gauge(
                 P + "drawdown_limit_ratio",
-                "Configured maximum drawdown.",
+                "Maximum drawdown in use, as a ratio of the high-water mark.",
                 ["account"],
-                ((k, c.max_drawdown) for k in names if c.max_drawdown > 0),
+                drawdown_limits,
             ),
             _gauge(
                 P + "sharpe_ratio",

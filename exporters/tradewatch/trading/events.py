@@ -43,6 +43,14 @@ KILL_REASONS = ("daily_loss", "drawdown", "manual", "volatility", "error_rate", 
 MARKET_DATA_KINDS = ("tick", "bar")
 HEARTBEAT_STATUSES = ("healthy", "degraded", "down")
 ORDER_STATUSES = ("submitted", "acknowledged", "partially_filled", "filled", "cancelled", "rejected")
+# Decision lifecycle: made, then approved or rejected, then executed, failed or expired. A decision
+# event without a stage is one made (schema v1 before stages).
+DECISION_STAGES = ("made", "approved", "rejected", "executed", "failed", "expired")
+ERROR_SEVERITIES = ("warning", "error", "critical")
+# Status classes of an external call; an unknown class counts as "error" (a failure nobody hides).
+API_STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "timeout", "error")
+API_ERROR_CLASSES = ("5xx", "timeout", "error")
+CACHE_RESULTS = ("hit", "miss")
 
 _id = text()
 _price = number(positive=True)
@@ -101,7 +109,14 @@ TRADING_TYPES: dict[str, list[FieldSpec]] = {
         opt("margin_used", _nonneg),
     ],
     "signal": [req("symbol", _id), req("action", enum(*SIGNAL_ACTIONS)), req("confidence", _ratio)],
-    "decision": [req("provider", _id), req("latency_seconds", _nonneg), opt("confidence", _ratio)],
+    # latency_seconds was required before stages: a stage after "made" has no decision latency.
+    "decision": [
+        req("provider", _id),
+        opt("latency_seconds", _nonneg),
+        opt("confidence", _ratio),
+        opt("stage", enum(*DECISION_STAGES)),
+        opt("decision_id", _id),
+    ],
     # An unknown breaker state counts as open: it may be a trip the producer names differently, and
     # an alert a human dismisses is cheaper than a tripped breaker nobody sees.
     "circuit_breaker": [
@@ -122,6 +137,20 @@ TRADING_TYPES: dict[str, list[FieldSpec]] = {
     # An unknown status counts as degraded: the component is alive (it sent a heartbeat) but says
     # something the exporter does not know, which a human should look at; not a page as "down".
     "heartbeat": [req("component", _id), req("status", vocabulary("heartbeat.status", HEARTBEAT_STATUSES, "degraded"))],
+    # An unknown severity counts as error: above a warning, short of a page.
+    "error": [
+        req("component", _id),
+        req("severity", vocabulary("error.severity", ERROR_SEVERITIES, "error")),
+        req("kind", _id),
+        opt("message", free_text),
+    ],
+    "api_call": [
+        req("provider", _id),
+        req("endpoint", _id),
+        req("status_class", vocabulary("api_call.status_class", API_STATUS_CLASSES, "error")),
+        req("latency_seconds", _nonneg),
+        opt("cache", enum(*CACHE_RESULTS)),
+    ],
 }
 
 # Static rules only (no clock window): for tools and tests. The exporter uses trading_validator().

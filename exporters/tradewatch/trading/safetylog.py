@@ -5,6 +5,9 @@ release as ``event="kill_switch_released"``), with the account, strategy, reason
 fields. Grafana's LogKillSwitch alert matches that field exactly, so a warning that merely mentions
 the word (``unknown event type 'bogus'; known: ..., kill_switch, ...``) pages nobody. A trading system
 that logs through ``tradewatch.client.logging_setup()`` can log the same event for its own halts.
+
+An ``error`` event is logged as ``event="trading_system_error"`` at its severity, with component,
+kind and the message (which no metric carries), also only while live.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from tradewatch.trading.state import DEFAULT as DEFAULT_ACCOUNT
 
 KILL_SWITCH_ENGAGED = "kill_switch_engaged"
 KILL_SWITCH_RELEASED = "kill_switch_released"
+TRADING_SYSTEM_ERROR = "trading_system_error"
 
 log = get_logger("tradewatch.trading.safety")
 
@@ -34,8 +38,18 @@ class SafetyEventLog:
 
     def apply(self, event: dict[str, Any]) -> None:
         self._fold.apply(event)  # raises when the fold cannot apply it: then nothing is announced
-        if event.get("type") == "kill_switch":
+        etype = event.get("type")
+        if etype == "kill_switch":
             self._kill_switch(event)
+        elif etype == "error" and self.live():
+            self._error(event)
+
+    def _error(self, event: dict[str, Any]) -> None:
+        # The message lives here only: free text is never a label (the counters hold the rest).
+        fields = {k: event.get(k) for k in ("component", "severity", "kind", "message", "account", "strategy")}
+        fields = {k: v for k, v in fields.items() if v is not None}
+        level = {"critical": log.critical, "warning": log.warning}.get(event.get("severity"), log.error)
+        level(TRADING_SYSTEM_ERROR, event_id=event.get("event_id"), **fields)
 
     def _kill_switch(self, event: dict[str, Any]) -> None:
         account = str(event.get("account") or DEFAULT_ACCOUNT)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +13,7 @@ from tradewatch.core import config as cfg
 from tradewatch.core.app import common_settings
 from tradewatch.core.ingest import ingest_settings
 from tradewatch.core.validate import time_window_settings
+from tradewatch.trading import limits
 
 DEFAULT_PORT = 9812
 
@@ -55,7 +57,7 @@ def settings() -> list[cfg.Setting]:
             cfg.integer(1),
             50,
             "Distinct values of every other free-form label (account, venue, provider, service, component, "
-            "risk type); the rest are __overflow__.",
+            "risk type, error kind, API provider, endpoint); the rest are __overflow__.",
         ),
         S(
             "limits.max_open_orders",
@@ -68,6 +70,12 @@ def settings() -> list[cfg.Setting]:
             cfg.integer(1),
             100_000,
             "Symbols whose positions and feed timing are tracked individually.",
+        ),
+        S(
+            "limits.max_open_decisions",
+            cfg.integer(1),
+            10_000,
+            "Open decisions (with a decision_id) remembered; the oldest are forgotten beyond it.",
         ),
         S("session.boundary", _clock_text, "00:00", "Time of day (HH:MM) a trading session starts, for daily P&L."),
         S("session.timezone", _time_zone, "UTC", "IANA time zone of session.boundary."),
@@ -99,6 +107,7 @@ def settings() -> list[cfg.Setting]:
             "Daily loss limit in quote currency (positive); 0: not set, the gauge is not exported.",
         ),
         S("risk.max_drawdown", cfg.number(minimum=0, maximum=1), 0.2, "Maximum drawdown ratio (0..1); 0: not set."),
+        *limits.settings(),
         S(
             "market_data.stale_seconds",
             cfg.duration(0.001),
@@ -142,6 +151,11 @@ class TradingConfig:
     stale_seconds: float = 30.0
     gap_seconds: float = 10.0
     heartbeat_timeout: float = 30.0
+    max_open_decisions: int = 10_000
+    daily_loss_limit_percent: float = 0.0
+    take_profit: str = ""
+    stop_loss: str = ""
+    account_limits: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, c: cfg.Config) -> TradingConfig:
@@ -164,4 +178,9 @@ class TradingConfig:
             stale_seconds=c["market_data.stale_seconds"],
             gap_seconds=c["market_data.gap_seconds"],
             heartbeat_timeout=c["heartbeat.timeout"],
+            max_open_decisions=c["limits.max_open_decisions"],
+            daily_loss_limit_percent=c["risk.daily_loss_limit_percent"],
+            take_profit=c["risk.take_profit"],
+            stop_loss=c["risk.stop_loss"],
+            account_limits=c["risk.accounts"],
         )

@@ -39,7 +39,10 @@ from tradewatch.core.exemplars import BucketExemplars
 from tradewatch.core.floatsum import total
 from tradewatch.trading.attribution import AttributionFold
 from tradewatch.trading.costs import CostsFold
+from tradewatch.trading.decisions import DecisionFold
 from tradewatch.trading.eventtime import LATE, Timeline, advance_feed_clock
+from tradewatch.trading.health import HealthFold
+from tradewatch.trading.limits import LimitsFold
 from tradewatch.trading.rolling import RollingFold
 from tradewatch.trading.settings import TradingConfig, clock_time
 
@@ -265,6 +268,10 @@ class TradingState:
         self.outliers: dict[str, int] = {}  # symbol label -> ticks dropped as clock outliers
         self.heartbeats: dict[str, list[Any]] = {}  # component -> [received_at, status, ts]
         self.late: dict[str, int] = {}  # event type -> events older than the state they would set
+        # Folded in their own modules: health (errors, API calls), decisions, limits.
+        self.health = HealthFold(LabelCap, c.max_label_values, self.components)
+        self.decisions = DecisionFold(c.max_open_decisions)
+        self.limits = LimitsFold()
         # P&L attribution, execution costs, rolling and session trade statistics (issue 12).
         self.attribution = AttributionFold()
         self.costs = CostsFold()
@@ -289,6 +296,8 @@ class TradingState:
             "position_limit": self._position_limit,
             "market_data": self._market_data,
             "heartbeat": self._heartbeat,
+            "error": self.health.error,
+            "api_call": lambda e: self.health.api_call(e, _hist, LATENCY_BUCKETS),
         }
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -505,6 +514,7 @@ class TradingState:
         acct.equity = equity
         acct.cash = e["cash"]
         acct.margin_used = e.get("margin_used", 0.0)
+        self.limits.portfolio(name, e)
         if equity > acct.hwm:
             acct.hwm = equity
         dd = acct.drawdown
@@ -525,7 +535,10 @@ class TradingState:
         _hist(self.signal_confidence, strategy, CONFIDENCE_BUCKETS, e["confidence"])
 
     def _decision(self, e: dict[str, Any]) -> None:
-        _hist(self.decision_latency, self.providers(e["provider"]), LATENCY_BUCKETS, e["latency_seconds"], e)
+        provider = self.providers(e["provider"])
+        if "latency_seconds" in e:
+            _hist(self.decision_latency, provider, LATENCY_BUCKETS, e["latency_seconds"], e)
+        self.decisions.apply(e, provider, _hist, CONFIDENCE_BUCKETS, LATENCY_BUCKETS)
 
     def _circuit_breaker(self, e: dict[str, Any]) -> None:
         service = self.services(e["service"])
@@ -537,6 +550,7 @@ class TradingState:
         for state, _ in timeline.add(e["ts"], e["state"]) or ():
             _inc(self.breaker_transitions, (service, state))
         self.breaker_state[service] = timeline.value
+        self.health.breaker(service, e)
 
     def _kill_switch(self, e: dict[str, Any]) -> None:
         # In event time: a late activation that was released before it arrived is still counted.
@@ -556,7 +570,9 @@ class TradingState:
             self._late_event(e)
 
     def _volatility_breach(self, e: dict[str, Any]) -> None:
-        _inc(self.volatility_breaches, self.symbols(e["symbol"]))
+        label = self.symbols(e["symbol"])
+        _inc(self.volatility_breaches, label)
+        self.limits.volatility_breach(label, e)
 
     def _position_limit(self, e: dict[str, Any]) -> None:
         label = self.symbols(e["symbol"])
@@ -654,6 +670,9 @@ class TradingState:
         out["slippage"] = [[*k, h.counts, h.sum] for k, h in self.slippage.items()]
         out["fill_window"] = {k: list(map(list, w)) for k, w in self.fill_window.items()}
         out["accounts_state"] = {k: a.to_list() for k, a in self.account_state.items()}
+        out["health"] = self.health.to_snapshot()
+        out["decisions"] = self.decisions.to_snapshot()
+        out["limits"] = self.limits.to_snapshot()
         out["attribution"] = self.attribution.to_snapshot()
         out["costs"] = self.costs.to_snapshot()
         out["rolling"] = self.rolling.to_snapshot()
@@ -682,6 +701,10 @@ class TradingState:
         self.account_state = {
             k: Account.from_list(v, self.config.sharpe_window) for k, v in data["accounts_state"].items()
         }
+        self.health.load(data.get("health"), Hist, LATENCY_BUCKETS)
+        self.health.components = self.components
+        self.decisions.load(data.get("decisions"), Hist, CONFIDENCE_BUCKETS, LATENCY_BUCKETS)
+        self.limits.load(data.get("limits"))
         self.attribution.load(data.get("attribution"), Hist)
         self.costs.load(data.get("costs"))
         self.rolling.load(data.get("rolling"))
