@@ -4,7 +4,8 @@ every receiver its labels route to; waits for the deliveries Alertmanager report
 What is observed: Alertmanager's own notification counters (``alertmanager_notifications_total``,
 ``..._notification_requests_failed_total``, ``..._notification_latency_seconds_count``). Alertmanager
 0.25 labels them by integration only, so another notification of the same integration sent during
-the test is counted too (0.27+ add ``receiver_name``, used when present). Whether the far end shows
+the test is counted too (newer releases add ``receiver_name`` with
+``--enable-feature=receiver-name-in-metrics``; used when present). Whether the far end shows
 the message (the Slack channel, the PagerDuty incident) is for the person running the test to see:
 every template puts ``[TEST]`` first for alerts labelled ``tradewatch_test="true"``.
 """

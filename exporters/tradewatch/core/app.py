@@ -18,6 +18,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from tradewatch.core import config as cfg
 from tradewatch.core import logging as twlog
+from tradewatch.core.connlimit import DEFAULT_MAX_CONNECTIONS, RESERVED_CONNECTIONS
 from tradewatch.core.errors import init_sentry
 from tradewatch.core.health import CollectorGroup, MetricSource, Readiness, SelfMetrics
 from tradewatch.core.http import DEFAULT_REQUEST_TIMEOUT, ExporterHTTPServer
@@ -49,6 +50,13 @@ def common_settings(default_port: int) -> list[cfg.Setting]:
             DEFAULT_REQUEST_TIMEOUT,
             "Once a request starts arriving, its line, headers and body must be in within this "
             "time, or the connection is closed (slow clients cannot hold threads).",
+        ),
+        cfg.Setting(
+            "http.max_connections",
+            cfg.integer(1, 100_000),
+            DEFAULT_MAX_CONNECTIONS,
+            "Connections served at once (a thread each). Past it: 503 with Retry-After, except GET "
+            f"/metrics, /readyz and /healthz, served on {RESERVED_CONNECTIONS} places kept for them.",
         ),
         cfg.Setting("log.level", cfg.choice("debug", "info", "warning", "error"), "info", "Log level."),
         cfg.Setting("log.redact_account_ids", cfg.csv_list(), [], "Account IDs masked in logs and error reports."),
@@ -124,7 +132,9 @@ class Exporter:
             self.self_metrics,
             max_body_bytes=config["http.max_body_bytes"],
             request_timeout=config["http.request_timeout"],
+            max_connections=config["http.max_connections"],
         )
+        self.registry.register(self.http.connections)
         self._tasks: list[Periodic] = []
         self._stoppers: list[Callable[[], None]] = []
         self._stopped = threading.Event()

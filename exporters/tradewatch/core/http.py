@@ -24,6 +24,13 @@ import orjson
 from prometheus_client.registry import CollectorRegistry
 
 from tradewatch.core import exposition
+from tradewatch.core.connlimit import (
+    DEFAULT_MAX_CONNECTIONS,
+    RESERVED_TIMEOUT,
+    ConnectionLimits,
+    Triage,
+    refuse_busy,
+)
 from tradewatch.core.correlation import from_headers
 from tradewatch.core.health import Readiness, SelfMetrics
 from tradewatch.core.logging import correlation, get_logger, json_bytes
@@ -145,6 +152,40 @@ class _QuietServer(ThreadingHTTPServer):
     # The standard library listens with a backlog of 5: 200 simultaneous connects got 130 resets.
     # The kernel caps it at net.core.somaxconn (4096 on current kernels).
     request_queue_size = 1024
+    limits: ConnectionLimits
+    triage: Triage | None = None
+    reserved_handler: Any = None
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Replaces ThreadingMixIn's thread per connection, unbounded, with a bounded one: over
+        # http.max_connections, the triage thread decides (tradewatch.core.connlimit).
+        if self.limits.acquire("general"):
+            self._spawn(request, client_address, "general", self.RequestHandlerClass)
+        elif self.triage is not None:
+            self.triage.add(request, client_address)
+        else:
+            self.limits.refuse("busy")
+            refuse_busy(request)
+
+    def serve_reserved(self, request: Any, client_address: Any) -> None:
+        self._spawn(request, client_address, "reserved", self.reserved_handler)
+
+    def _spawn(self, request: Any, client_address: Any, pool: str, handler: Any) -> None:
+        try:
+            threading.Thread(target=self._serve, args=(request, client_address, pool, handler), daemon=True).start()
+        except RuntimeError:  # the process cannot start another thread: as if over the limit
+            self.limits.release(pool)
+            self.limits.refuse("busy")
+            refuse_busy(request)
+
+    def _serve(self, request: Any, client_address: Any, pool: str, handler: Any) -> None:
+        try:
+            handler(request, client_address, self)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self.limits.release(pool)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -168,8 +209,11 @@ class ExporterHTTPServer:
         *,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ):
         self.name = name
+        # Registered by the exporter (tradewatch_http_* connection metrics).
+        self.connections = ConnectionLimits(max_connections)
         self.request_timeout = request_timeout
         self.registry = registry
         self.readiness = readiness
@@ -249,6 +293,7 @@ class ExporterHTTPServer:
             server_version = "TradeWatch"
             sys_version = ""
             timeout = 30  # idle keep-alive connections do not pin a thread forever
+            reserved = False  # a probe served past http.max_connections: one request, short deadlines
 
             def log_message(self, fmt: str, *args: Any) -> None:  # access logs at debug only
                 pass
@@ -256,7 +301,11 @@ class ExporterHTTPServer:
             def setup(self) -> None:
                 super().setup()
                 self.rfile.close()  # replaced by a reader that enforces the per-request deadline
-                self._reader = _DeadlineReader(self.connection, self.timeout, outer.request_timeout)
+                if self.reserved:
+                    idle, budget = RESERVED_TIMEOUT, min(outer.request_timeout, RESERVED_TIMEOUT)
+                else:
+                    idle, budget = self.timeout, outer.request_timeout
+                self._reader = _DeadlineReader(self.connection, idle, budget)
                 self.rfile = io.BufferedReader(self._reader)
 
             def __getattr__(self, name: str) -> Any:
@@ -285,6 +334,8 @@ class ExporterHTTPServer:
                     pass
 
             def _handle(self) -> None:
+                if self.reserved:
+                    self.close_connection = True
                 outer._enter()
                 try:
                     self._serve_one()
@@ -385,6 +436,9 @@ class ExporterHTTPServer:
 
         server = _QuietServer((address, port), _Handler)
         server.daemon_threads = True
+        server.limits = self.connections
+        server.reserved_handler = type("_ReservedHandler", (_Handler,), {"reserved": True})
+        server.triage = Triage(self.connections, server.serve_reserved, self.connections.max["general"])
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name=f"{self.name}-http", daemon=True)
         self._thread.start()
@@ -404,6 +458,8 @@ class ExporterHTTPServer:
         if self._server is None:
             return
         self._server.shutdown()
+        if self._server.triage is not None:
+            self._server.triage.stop()
         deadline = time.monotonic() + timeout
         with self._inflight_lock:
             while self._inflight > 0 and time.monotonic() < deadline:
