@@ -62,6 +62,16 @@ EXPECTED_RECEIVER = {
     "ModelAccuracyDecline": "warning-ml",
     "ModelNoPredictions": "warning-ml",
     "AICostOverBudget": "warning-ml",
+    # Critical routes carry no mute_time_intervals (test_timings_and_send_resolved): never muted at night.
+    "HostHighMemoryAtNight": "critical-platform",
+    "TradingSystemCriticalError": "critical-trading",
+    "PortfolioStopLossReached": "critical-trading",
+    "PortfolioTakeProfitReached": "warning-trading",
+    "ApiErrorRatioHigh": "warning-trading",
+    "ApiLatencyHigh": "warning-trading",
+    "RiskScoreHigh": "warning-trading",
+    "VolatilityBreach": "warning-trading",
+    "DatasetDrift": "warning-ml",
 }
 
 
