@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from coretools import json_logs
 from prometheus_client.parser import text_string_to_metric_families
 
 from tradewatch.core import config as cfg
@@ -137,8 +138,13 @@ def test_the_reserved_places_are_bounded_too(exporter):
             s.sendall(b"GET /metrics HTTP/1.1\r\n")
             probes.append(s)
         wait_for(lambda: exporter.http.connections.open["reserved"] == RESERVED_CONNECTIONS)
-        status, headers, _ = get(exporter, "/readyz")
-        assert status == 503 and headers["Retry-After"] == "1"
+        with json_logs(level="warning") as logs:
+            for _ in range(3):
+                status, headers, _ = get(exporter, "/readyz")
+                assert status == 503 and headers["Retry-After"] == "1"
+        # Logged, but a flood is one warning per 10 s, not a line per connection.
+        (line,) = [x for x in logs.lines() if x["event"] == "connections refused past http.max_connections"]
+        assert line["open"] == {"general": LIMIT, "reserved": RESERVED_CONNECTIONS}
     finally:
         for s in flood + probes:
             s.close()

@@ -45,6 +45,7 @@ TRIAGE_SECONDS = 2.0  # an over-limit connection must show its request line with
 RESERVED_TIMEOUT = 5.0  # a reserved connection's whole request (and each send) within this time
 RETRY_AFTER_SECONDS = 1
 PARTIAL_POLL = 0.1
+LOG_EVERY_SECONDS = 10.0
 REASONS = ("busy", "silent", "evicted")
 PROBE_PATHS = (b"/metrics", b"/readyz", b"/healthz")
 _PROBE_LINES = tuple(m + b" " + p for m in (b"GET", b"HEAD") for p in PROBE_PATHS)
@@ -80,6 +81,7 @@ class ConnectionLimits:
         self.open = {"general": 0, "reserved": 0}
         self.refused = dict.fromkeys(REASONS, 0)
         self._lock = threading.Lock()
+        self._logged = -LOG_EVERY_SECONDS  # a flood is one warning per LOG_EVERY_SECONDS, not a line each
 
     def acquire(self, pool: str) -> bool:
         with self._lock:
@@ -93,8 +95,20 @@ class ConnectionLimits:
             self.open[pool] -= 1
 
     def refuse(self, reason: str) -> None:
+        now = time.monotonic()
         with self._lock:
             self.refused[reason] += 1
+            if now - self._logged < LOG_EVERY_SECONDS:
+                return
+            self._logged = now
+            refused, open_ = dict(self.refused), dict(self.open)
+        log.warning(
+            "connections refused past http.max_connections",
+            reason=reason,
+            refused_total=refused,
+            open=open_,
+            max_connections=self.max["general"],
+        )
 
     def describe(self) -> Iterable[Metric]:
         return []  # collect-time families; nothing to collect at registration
@@ -190,6 +204,10 @@ class Triage:
 
     def add(self, sock: socket.socket, address: Any) -> None:
         """Called by the accepting thread: never blocks."""
+        if self._stopped or not self._thread.is_alive():  # no triage (stopping, or it failed): refuse
+            self.limits.refuse("busy")
+            refuse_busy(sock)
+            return
         with self._lock:
             self._inbox.append((sock, address))
         try:
