@@ -6,6 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 COMPOSE ?= docker compose
+# make test's workers: most tests wait on Prometheus/Alertmanager, so 4 on 2 cores (tests/scheduling.py;
+# TEST_WORKERS=0 runs serially)
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 .PHONY: help secrets up doctor down logs dev dev-clean test fuzz lint bench dashboards prometheus-native system-deps test-containers clean
 
@@ -53,7 +57,7 @@ dev-clean: $(STAMP) system-deps ## like dev, after deleting the earlier runs' jo
 test: $(STAMP) system-deps ## the whole suite (self-installing)
 	$(VENV)/bin/ruff check exporters tests tools
 	$(VENV)/bin/ruff format --check exporters tests tools
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 fuzz: $(STAMP) ## the fuzz suite, longer: FUZZ_EXAMPLES=n examples per test (default 20x make test's)
 	FUZZ_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -s -q --timeout 0

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.scheduling import spread_over_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,3 +22,8 @@ def require_binary(name: str) -> str:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.hookimpl(tryfirst=True)  # the order xdist hands files out in
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    spread_over_workers(items)
