@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -14,19 +12,26 @@ from tradewatch.simulate.engine import Simulator
 
 
 def test_hand_computed_case():
-    # Reference: 10 outcomes at confidence 0.75 (7 right) and 4 at 0.35 (too few for their bin).
-    ref = [(1.0, 0.75)] * 7 + [(0.0, 0.75)] * 3 + [(1.0, 0.35), (0.0, 0.35), (0.0, 0.35), (0.0, 0.35)]
+    # Reference: 100 outcomes at confidence 0.85 (60 right) and 4 at 0.35 (1 right, too few for their bin).
+    ref = [(1.0, 0.85)] * 60 + [(0.0, 0.85)] * 40 + [(1.0, 0.35), (0.0, 0.35), (0.0, 0.35), (0.0, 0.35)]
     conf, correct = cbpe.split(ref)
     mapping = cbpe.calibration_map(conf, correct)
-    assert mapping[7] == pytest.approx(0.7)  # bin (0.7, 0.8]
-    assert math.isnan(mapping[3])  # 4 outcomes < MIN_BIN: the raw confidence is used
-    # Estimate of three pending predictions: 0.7 + 0.7 + 0.35 (raw), / 3.
-    assert cbpe.estimated_accuracy(np.array([0.72, 0.8, 0.35]), mapping) == pytest.approx(1.75 / 3)
-    assert cbpe.estimated_accuracy(np.array([0.72, 0.8, 0.35])) == pytest.approx((0.72 + 0.8 + 0.35) / 3)
-    # ECE on the reference: 10/14 |0.7 - 0.75| + 4/14 |0.25 - 0.35|.
-    assert cbpe.reference_calibration_error(ref) == pytest.approx(10 / 14 * 0.05 + 4 / 14 * 0.10)
-    # Estimate error on the same labelled predictions: calibrated 0.7 x 10 + 0.35 x 4 over 14, minus 8/14.
-    assert cbpe.estimate_error(ref, mapping) == pytest.approx((7.0 + 1.4) / 14 - 8 / 14)
+    assert mapping[8] == pytest.approx(0.6 - 0.85)  # bin (0.8, 0.9]: accuracy minus mean confidence
+    assert mapping[3] == 0  # 4 outcomes < MIN_BIN: the raw confidence is used
+    # Three pending predictions: 0.82 - 0.25, 0.9 - 0.25 (0.9 is in the right-closed bin), 0.35 raw.
+    assert cbpe.estimated_accuracy(np.array([0.82, 0.9, 0.35]), mapping) == pytest.approx((0.57 + 0.65 + 0.35) / 3)
+    assert cbpe.estimated_accuracy(np.array([0.82, 0.9, 0.35])) == pytest.approx((0.82 + 0.9 + 0.35) / 3)
+    # ECE on the reference: 100/104 |0.6 - 0.85| + 4/104 |0.25 - 0.35|.
+    assert cbpe.reference_calibration_error(ref) == pytest.approx((25 + 0.4) / 104)
+    # Estimate error on the same labelled predictions: (0.6 x 100 + 0.35 x 4) / 104 - 61 / 104.
+    assert cbpe.estimate_error(ref, mapping) == pytest.approx(0.4 / 104)
+
+
+def test_a_calibrated_reference_is_not_recalibrated():
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.34, 1.0, 3000)
+    mapping = cbpe.calibration_map(conf, (rng.uniform(size=3000) < conf).astype(float))
+    assert not mapping.any()
 
 
 def _numpy_cbpe(ref_conf, ref_correct, conf):
@@ -34,11 +39,19 @@ def _numpy_cbpe(ref_conf, ref_correct, conf):
     edges = np.clip(np.ceil(np.round(ref_conf * 10, 9)) - 1, 0, 9).astype(int)
     cur = np.clip(np.ceil(np.round(conf * 10, 9)) - 1, 0, 9).astype(int)
     out = conf.copy()
+    gap = sum(abs(ref_correct[edges == b].sum() - ref_conf[edges == b].sum()) for b in range(10)) / ref_conf.size
+    noise = sum(
+        np.sqrt(2 / np.pi * ref_conf[edges == b].mean() * (1 - ref_conf[edges == b].mean()) * (edges == b).sum())
+        for b in range(10)
+        if (edges == b).any()
+    )
+    if gap <= 2 * noise / ref_conf.size:
+        return conf.mean()
     for b in range(10):
         sel = edges == b
         if sel.sum() >= 10:
-            out[cur == b] = ref_correct[sel].mean()
-    return out.mean()
+            out[cur == b] += ref_correct[sel].mean() - ref_conf[sel].mean()
+    return np.clip(out, 0, 1).mean()
 
 
 @pytest.mark.parametrize("seed", range(5))
