@@ -33,7 +33,14 @@ DEV_PORTS = {
 
 #: The trading exporter is told the simulator's risk limits (5% of the 100k starting balance a day,
 #: 10% drawdown), so the daily-loss alerts and the limit lines on the dashboards have a limit to use.
-SIMULATOR_RISK_LIMITS = {"TRADEWATCH_RISK_DAILY_LOSS_LIMIT": "5000", "TRADEWATCH_RISK_MAX_DRAWDOWN": "0.10"}
+# Portfolio take-profit / stop-loss at 25,000 (25% of the simulator's initial balance): levels the
+# demo never reaches (flash-crash stops at the kill switch, about 12% down), for the limit panels.
+SIMULATOR_RISK_LIMITS = {
+    "TRADEWATCH_RISK_DAILY_LOSS_LIMIT": "5000",
+    "TRADEWATCH_RISK_MAX_DRAWDOWN": "0.10",
+    "TRADEWATCH_RISK_TAKE_PROFIT": "25000",
+    "TRADEWATCH_RISK_STOP_LOSS": "25000",
+}
 #: And the model exporter a monthly AI budget the simulator's normal LLM spend stays under and the
 #: ai-cost-spike scenario's exceeds, so AICostOverBudget and the budget panels have a budget to use.
 SIMULATOR_MODEL_LIMITS = {"TRADEWATCH_AI_MONTHLY_BUDGET_USD": "300"}
