@@ -204,3 +204,24 @@ def test_a_reference_file_with_a_name_that_is_not_an_identifier_tracks_the_other
     path.write_text(",ok," + "z" * 300 + "\n" + "\n".join(f"{i},{i},{i}" for i in range(20)) + "\n")
     ref = load_reference(path, max_features=10, max_categories=10)
     assert set(ref.kinds) == {"ok"}
+
+
+def test_model_version_labels_are_capped_by_versions_keep_and_counters_start_at_0():
+    """Version churn (a new version per deployment, long version strings) keeps versions.keep label values."""
+    from prometheus_client import generate_latest
+    from prometheus_client.registry import CollectorRegistry
+
+    from tradewatch.model.version_collectors import VersionsCollector
+
+    state = ModelState(FoldSettings(versions_keep=3, max_versions=5))
+    for v in range(40):
+        state.apply(prediction(f"p{v}", T0 + v, "up", version="build-" + "x" * 200 + str(v)))
+    registry = CollectorRegistry()
+    registry.register(VersionsCollector(state))
+    text = generate_latest(registry).decode()
+    versions = {
+        line.split('model_version="', 1)[1].split('"', 1)[0] for line in text.splitlines() if "model_version=" in line
+    }
+    assert len(versions) == 3 and all(v.endswith(("37", "38", "39")) for v in versions)
+    assert 'tradewatch_model_version_outcomes_total{model="m",model_version="build-' in text  # from 0
+    assert len(state.by_model["m"].versions.names) == 6  # model-level label: 5 + __overflow__
