@@ -237,3 +237,60 @@ def test_error_message_goes_to_the_log_when_live_only():
     assert [(e["event"], e["log_level"], e["message"]) for e in logs] == [
         ("trading_system_error", "critical", "database connection lost")
     ]
+
+
+def _schema_checker():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    import tradewatch
+
+    schemas = Path(tradewatch.__file__).parent / "schemas"
+    examples = {
+        n: json.loads((schemas / "examples" / f"{n}.json").read_text()) for n in ("error", "api_call", "decision")
+    }
+    schema = json.loads((schemas / "trading-events-v1.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema), examples
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "reason"),
+    [
+        ("error", {"kind": None}, "missing_field"),
+        ("error", {"component": ""}, "invalid_value"),
+        ("error", {"severity": 3}, "wrong_type"),
+        ("api_call", {"latency_seconds": -0.1}, "out_of_range"),
+        ("api_call", {"cache": "maybe"}, "invalid_value"),
+        ("api_call", {"endpoint": None}, "missing_field"),
+        ("decision", {"stage": "pondered"}, "invalid_value"),
+        ("decision", {"decision_id": ""}, "invalid_value"),
+    ],
+)
+def test_new_types_are_refused_alike_by_schema_and_validator(name, change, reason):
+    from tradewatch.core.validate import Invalid
+
+    checker, examples = _schema_checker()
+    doc = {k: v for k, v in {**examples[name], **change}.items() if v is not None}
+    assert not checker.is_valid(doc)
+    with pytest.raises(Invalid) as err:
+        validate_trading_event(dict(doc))
+    assert err.value.reason == reason
+
+
+def test_compatible_variants_are_accepted_alike():
+    checker, examples = _schema_checker()
+    v1_decision = {k: v for k, v in examples["decision"].items() if k not in ("stage", "decision_id")}
+    for doc, field, expected in (
+        (v1_decision, "latency_seconds", 1.84),  # a schema v1 decision as before
+        (
+            {**examples["decision"], "latency_seconds": None, "stage": "executed", "decision_id": "d"},
+            "stage",
+            "executed",
+        ),
+        ({**examples["error"], "severity": "FATAL"}, "severity", "error"),  # unknown severity: error
+        ({**examples["api_call"], "status_class": "418"}, "status_class", "error"),
+    ):
+        assert checker.is_valid(doc), doc
+        assert validate_trading_event(dict(doc))[field] == expected
