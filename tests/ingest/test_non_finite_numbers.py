@@ -31,6 +31,8 @@ def test_a_non_finite_number_is_refused_with_its_reason(tmp_path, ts, value, rea
     result = ing.ingest_body(EVENT % (ts, value))
     assert result.status == 422 and result.accepted == 0
     assert [r["reason"] for r in result.rejected] == [reason]
+    field = "ts" if ts != b"1" else "value"
+    assert result.rejected[0]["message"].startswith(f"{field}: ")  # says which number
     assert ing.fold.count == 0
 
 

@@ -592,7 +592,10 @@ class EventValidator:
             raise Invalid(exc.reason, f"event_id: {exc.message}") from None
         if "ts" not in raw:
             raise Invalid("missing_field", "missing required field 'ts'")
-        out["ts"] = timestamp(raw["ts"])
+        try:
+            out["ts"] = timestamp(raw["ts"])
+        except Invalid as exc:  # named like every other field: "ts: nan is not a finite number"
+            raise Invalid(exc.reason, f"ts: {exc.message}") from None
         for name, check, required in fields:
             value = raw.get(name)
             if value is None:
