@@ -2,6 +2,8 @@
 
 A threading server from the standard library is enough: scrapes and ingest batches are few and
 large. It speaks HTTP/1.1 keep-alive so a client sending many batches reuses its connection.
+A thread per connection, at most ``http.max_connections`` of them; past that, probes of /metrics,
+/readyz and /healthz still get an answer and the rest a 503 (:mod:`tradewatch.core.connlimit`).
 Every handler error becomes a JSON 500 that is logged and counted; bad input is the route's
 business and gets a 4xx from it.
 """
