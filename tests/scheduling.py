@@ -5,8 +5,8 @@
   still do. A session fixture starts once per worker that runs a file using it (tests/report's
   backfilled Prometheus: twice at most). Not ``--dist loadgroup``: with pytest 9.2, xdist 3.8.0's
   loadgroup ignores the ``xdist_group`` marks (pytest-xdist issue 1386) and splits files.
-* Files with an ``e2e`` test are handed out first: they are the longest (tests/e2e/test_scenarios.py
-  about 4 minutes) and mostly wait on Prometheus, so they overlap the rest instead of ending last.
+* The longest files are handed out first, then the other files with an ``e2e`` test (live stacks,
+  mostly waiting), then the rest: a long file that starts last ends last, after the others are done.
 
 Only in xdist workers: a serial run collects and orders exactly as before.
 """
@@ -17,6 +17,16 @@ import os
 
 import pytest
 
+#: The longest files, longest first (seconds each took alone in a serial run, measured 2026-12-03).
+LONGEST = (
+    "tests/e2e/test_scenario_ai_cost.py",  # 150, waits on Prometheus
+    "tests/rules/test_scenario_series.py",  # 110, CPU
+    "tests/e2e/test_scenarios.py",  # 115, waits
+    "tests/e2e/test_alerting.py",  # 100, waits
+    "tests/fuzz/test_fuzz_http.py",  # 70, CPU
+    "tests/e2e/test_dev_command.py",  # 50, waits
+)
+
 
 def file_of(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
@@ -26,6 +36,13 @@ def spread_over_workers(items: list[pytest.Item]) -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     live = {file_of(item) for item in items if item.get_closest_marker("e2e")}
+
+    def rank(item: pytest.Item) -> int:
+        path = file_of(item)
+        if path in LONGEST:
+            return LONGEST.index(path)
+        return len(LONGEST) + (path not in live)
+
     # Stable: each file keeps its tests in order. Every worker sorts the same collection the same
     # way, as xdist requires.
-    items.sort(key=lambda item: file_of(item) not in live)
+    items.sort(key=rank)

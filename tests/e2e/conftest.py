@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.e2e.scenario_checks import SPEED
 
+from tradewatch.devstack.command import demo_exporter_env
 from tradewatch.devstack.quiet import never_now, night_zone
 from tradewatch.devstack.stack import AlertmanagerSpec, DevStack
 from tradewatch.devstack.testing import live_stack
@@ -35,6 +37,14 @@ def stack() -> Iterator[DevStack]:
             AlertmanagerSpec("night", location=night_zone(), slack_path="/night", smtp_from=NIGHT_FROM),
         ),
     ) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """A stack with `tradewatch dev`'s demo settings, one per module (tests/e2e/scenario_checks.py)."""
+    env = demo_exporter_env(tmp_path_factory.mktemp("demo"), environ={"TRADEWATCH_SIM_SPEED": SPEED})
+    with live_stack(scenarios=("normal",), warmup_seconds=5, threshold_overrides=STALE_OVERRIDE, exporter_env=env) as s:
         yield s
 
 

@@ -69,11 +69,11 @@ def test_too_many_items_is_refused_before_it_is_decoded():
 
 def test_a_body_of_millions_of_tiny_items_is_refused_without_decoding_it():
     body = b"[" + b",".join([b"{}"] * (16 * 1024 * 1024 // 3)) + b"]"  # 16 MiB, 5.6 M items
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds: other tests may run alongside (make test's workers)
     with pytest.raises(TooLarge) as info:
         parse_body(body, "", max_items=10_000)
     assert info.value.reason == "too_large" and info.value.limit == VALUES_PER_ITEM * 10_000
-    assert time.perf_counter() - started < 5  # counted, not decoded (decoding alone takes seconds)
+    assert time.process_time() - started < 5  # counted, not decoded (decoding alone takes seconds)
     for body in (b'{"a":[' + b"1," * 600_000 + b"1]}", b"[[[]]]," * 200_000):
         with pytest.raises(TooLarge):
             parse_body(body, "", max_items=10_000)
@@ -159,7 +159,7 @@ def test_http_503_and_readiness_while_the_journal_cannot_be_written(served, monk
 def test_counting_values_in_a_body_of_escaped_quotes_is_linear():
     """Blanking strings with a pattern that could fail and retry at every quote took minutes here."""
     body = b"[" + b"1," * 600_000 + b'"' + b'\\"' * 4_000_000 + b"]"
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(TooLarge):
         parse_body(body, "", max_items=10_000)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5

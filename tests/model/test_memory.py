@@ -58,7 +58,8 @@ def test_a_million_predictions_in_bounded_memory():
             pending_ttl_seconds=3600,
         )
     )
-    started = time.monotonic()
+    # CPU seconds, not wall time: the fold's cost, whatever else the machine runs (make test's workers)
+    started = time.process_time()
     state.apply_many(events(0, 200_000))
     warm = rss()
     state.apply_many(events(200_000, 800_000))
@@ -74,4 +75,4 @@ def test_a_million_predictions_in_bounded_memory():
     # Fold state is bounded: 800k more predictions may not grow the process by more than a few MB
     # (allocator noise); unbounded pending maps or windows would add hundreds of MB.
     assert grown < 16 * 1024 * 1024, f"RSS grew by {grown / 2**20:.1f} MiB"
-    assert time.monotonic() - started < 60
+    assert time.process_time() - started < 60
