@@ -29,6 +29,7 @@ VOLATILE = (
     "tradewatch_last_event",
     "tradewatch_events_duplicate",
     "tradewatch_events_rejected",
+    "tradewatch_errors_",  # process lifetime (kind="journal" from 0: its _created is the start time)
     "tradewatch_http_",
     "tradewatch_model_drift",
     "tradewatch_model_dataset",
