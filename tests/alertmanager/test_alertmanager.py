@@ -57,6 +57,8 @@ EXPECTED_RECEIVER = {
     "EventsRejected": "warning-data",
     "ModelPredictionDrift": "warning-ml",
     "FeatureDrift": "info-digest",
+    "ModelRetrainRecommended": "info-digest",
+    "ModelReferenceMissing": "info-digest",
     "ModelLowConfidence": "warning-ml",
     "ModelLatencyHigh": "warning-ml",
     "ModelAccuracyDecline": "warning-ml",
