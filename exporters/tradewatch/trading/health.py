@@ -37,7 +37,7 @@ class HealthFold:
         pair = (self.api_providers(e["provider"]), self.endpoints(e["endpoint"]))
         key = (*pair, e["status_class"])
         self.api_calls[key] = self.api_calls.get(key, 0) + 1
-        hist(self.api_latency, pair, bounds, e["latency_seconds"])
+        hist(self.api_latency, pair, bounds, e["latency_seconds"], e)  # e: a correlated call is an exemplar
         cache = e.get("cache")
         if cache is not None:
             for result in CACHE_RESULTS:  # both outcomes from 0 once the pair uses a cache
