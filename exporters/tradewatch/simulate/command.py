@@ -113,6 +113,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--journal-dir", metavar="DIR", help="write trading.jsonl and model.jsonl here instead of sending over HTTP"
     )
+    parser.add_argument(
+        "--version-change",
+        type=float,
+        metavar="SECONDS",
+        help="market seconds after the start at which the model switches from 1.4.0 to 1.5.0 (default: never)",
+    )
     parser.add_argument("--stdout", action="store_true", help="print events as NDJSON instead of sending them")
     parser.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], default="info", help="log level (default info)"
@@ -209,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
             start=_start(args.start),
             initial_balance=args.initial_balance,
             stale_symbols=stale,
+            version_change=args.version_change,
         )
     except ValueError as exc:
         print(f"tradewatch simulate: {exc}", file=sys.stderr)
