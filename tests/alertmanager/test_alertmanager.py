@@ -31,6 +31,7 @@ EXPECTED_RECEIVER = {
     "ExporterDown": "critical-platform",
     "TargetDown": "warning-platform",
     "ErrorRateHigh": "warning-platform",
+    "JournalWriteFailing": "critical-platform",
     "PrometheusRuleEvaluationFailures": "warning-platform",
     "PrometheusNotificationsFailing": "critical-platform",
     "AlertmanagerNotificationsFailing": "critical-platform",
