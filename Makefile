@@ -72,7 +72,7 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check exporters tests tools
 	$(VENV)/bin/ruff format --check exporters tests tools
 
-bench: $(STAMP) ## benchmarks (scrape latency, ingest throughput, alert latency)
+bench: $(STAMP) ## benchmarks (scrape latency, ingest throughput, alert latency, sizing: BENCH=sizing)
 	@WITH_NODE_EXPORTER=1 bash tools/install-system-deps.sh
 	$(PY) tests/bench/run.py $(BENCH)
 
