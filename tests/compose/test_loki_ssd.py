@@ -64,7 +64,7 @@ def test_each_target_runs_the_ssd_config_with_the_credentials_secret(merged: dic
         assert "loki_s3_credentials" in service["secrets"], name
         assert named_volume_mounts(service).get(ssd["common"]["path_prefix"]), f"{name}: no volume for its state"
     volumes = [named_volume_mounts(services[n])[ssd["common"]["path_prefix"]] for n in TARGETS]
-    assert len(set(volumes)) == len(volumes)
+    assert len(set(volumes)) == len(volumes) and "loki-data" not in volumes, volumes
     assert services["minio"]["secrets"] == ["loki_s3_credentials"]
     assert merged["secrets"]["loki_s3_credentials"]["file"] == "./secrets/loki_s3_credentials"
 
