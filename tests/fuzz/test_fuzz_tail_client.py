@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+from fuzz_oracle import SchemaOracle
 from fuzz_servers import Exporter
 from fuzz_strategies import SCHEMA, batch, examples
 from hypothesis import given, settings
@@ -32,7 +32,7 @@ from tradewatch.trading.events import validate_trading_event
 from tradewatch.trading.settings import TradingConfig
 from tradewatch.trading.state import TradingState
 
-CHECKER = jsonschema.Draft202012Validator(SCHEMA["trading"])
+CHECKER = SchemaOracle(SCHEMA["trading"])
 MAX_LINE = 4096
 
 
