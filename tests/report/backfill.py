@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import backfill_desk
+import backfill_health
 import numpy as np
 
 START = datetime(2026, 11, 16, tzinfo=UTC).timestamp()
@@ -102,6 +103,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
     kill_acts = vol_breaches = gaps_eth = breaker_opens = errors = 0.0
     expected = {}
     desk = backfill_desk.Desk()
+    health = backfill_health.Health()
     for ts in times:
         off = ts - START
         trading_up = not _in(off, TRADING_GAP)
@@ -143,6 +145,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             hist_sum["slip"] += sl
             desk.fill(sl)
         desk.step(off)
+        health.step(off, equity, hwm, session_start_equity)
         cost["openai"] += 0.5 / 120
         cost["anthropic"] += 0.2 / 120
         preds += rng.poisson(2)
@@ -161,6 +164,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             errors += 1
         if off in (0, 86400):
             expected[f"desk_{off:.0f}"] = desk.facts()
+            expected[f"health_{off:.0f}"] = health.facts()
         if off == 0:
             expected["equity_start"] = equity
             expected["momentum_realized_start"] = realized["momentum"]
@@ -213,6 +217,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             1,
         )
         desk.emit(f, ts)
+        health.emit(f, ts, off, desk2_open)
         if desk2_open:
             f.add("tradewatch_trading_equity", g, "tradewatch_trading_equity", {"account": "desk2"}, ts, desk2_equity)
             f.add(
@@ -436,6 +441,7 @@ def generate(days: int = 1) -> tuple[str, dict[str, float]]:
             5.0,
         )
     expected["max_drawdown_ratio"] = max_dd
+    expected["health_peak"] = {**health.peak, "margin": health.margin_peak}
     if days == 1:
         expected["slippage_mean_bps"] = (hist_sum["slip"] - slip0[0]) / (hist["slip"][-1] - slip0[1])
         expected["slippage_count"] = hist["slip"][-1] - slip0[1]

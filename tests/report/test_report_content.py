@@ -9,6 +9,7 @@ import re
 import struct
 
 import backfill
+import backfill_health
 import numpy as np
 import pytest
 import requests
@@ -318,3 +319,110 @@ def test_period_over_period_against_the_facts_and_direct_promql(daily):
         0.38,
     )
     assert stats["rolling_profit_factor"] == 0.8 and stats["session_expectancy"] == -3.5
+
+
+# ---- issue 12: limits in percent, API health, the bot's errors, decisions (facts in backfill_health)
+
+
+def _health(bf) -> tuple[dict, dict]:
+    return bf.expected["health_0"], bf.expected["health_86400"]
+
+
+def _quantile(q: float, bounds: tuple, counts: np.ndarray) -> float:
+    """histogram_quantile's linear interpolation, recomputed from the generated bucket counts."""
+    rank = q * counts[-1]
+    i = int(np.searchsorted(counts, rank))
+    lower, below = (0.0, 0.0) if i == 0 else (bounds[i - 1], counts[i - 1])
+    return lower + (bounds[i] - lower) * (rank - below) / (counts[i] - below)
+
+
+def test_limit_usage_in_percent_against_the_generated_day(daily):
+    _, s, bf = daily
+    h1, peak = bf.expected["health_86400"], bf.expected["health_peak"]
+    main = s["limits"]["data"]["accounts"]["main"]
+    for limit in ("daily_loss", "drawdown", "take_profit", "stop_loss"):
+        assert main[limit]["usage_end_ratio"] == pytest.approx(h1["usage"][limit], abs=1e-9), limit
+        assert main[limit]["usage_peak_ratio"] == pytest.approx(peak[limit], abs=1e-9), limit
+        assert main[limit]["reached"] is (peak[limit] >= 1), limit
+    assert main["stop_loss"]["reached"] and not main["take_profit"]["reached"]
+    assert (
+        main["daily_loss"]["limit"] == 2000 and s["limits"]["data"]["accounts"]["desk2"]["daily_loss"]["limit"] == 1000
+    )
+    assert main["margin"]["usage_peak_ratio"] == pytest.approx(peak["margin"])
+    [table] = [t for t in s["limits"]["tables"] if t["title"] == "Limits in use and their usage"]
+    row = next(r for r in table["rows"] if r[:2] == ["main", "stop loss"])
+    assert row[4] == f"{peak['stop_loss'] * 100:.1f}%" and row[5] == "yes"
+    assert "main stop-loss" in " ".join(s["limits"]["notes"])
+
+
+def test_api_health_against_the_generated_calls(daily):
+    _, s, bf = daily
+    h0, h1 = _health(bf)
+    api = s["api_health"]["data"]
+    errors_all = calls_all = 0.0
+    for (p, ep), counts in h1["buckets"].items():
+        calls = {c: h1["calls"][(p, ep, c)] - h0["calls"].get((p, ep, c), 0.0) for c in backfill_health.CLASSES}
+        got = api["endpoints"][f"{p},{ep}"]
+        assert got["calls"] == pytest.approx(sum(calls.values()), rel=1e-3), (p, ep)
+        errors = calls["5xx"] + calls["timeout"] + calls["error"]
+        assert got["error_ratio"] == pytest.approx(errors / sum(calls.values()), rel=1e-3)
+        errors_all, calls_all = errors_all + errors, calls_all + sum(calls.values())
+        day = counts - h0["buckets"].get((p, ep), np.zeros_like(counts))
+        for q, key in ((0.95, "latency_p95_seconds"), (0.99, "latency_p99_seconds")):
+            if p != "openai":  # born at 08:00: increase() of its buckets starts from the first scrape
+                assert got[key] == pytest.approx(_quantile(q, backfill_health.API_BUCKETS, day), rel=1e-3), (p, ep, q)
+    cache = {k: h1["cache"][k] - h0["cache"][k] for k in ("hit", "miss")}
+    assert api["endpoints"]["openai,chat"]["cache_hit_ratio"] == pytest.approx(
+        cache["hit"] / sum(cache.values()), rel=1e-2
+    )
+    assert api["endpoints"]["binance,orders"]["cache_hit_ratio"] is None
+    assert api["calls_total"] == pytest.approx(calls_all, rel=1e-3)
+    assert api["error_ratio"] == pytest.approx(errors_all / calls_all, rel=1e-3)
+    # the degraded order API is the slow one
+    assert (
+        api["endpoints"]["binance,orders"]["latency_p99_seconds"]
+        > api["endpoints"]["binance,market_data"]["latency_p99_seconds"]
+    )
+    assert dict(s["api_health"]["figures"])["Slowest p99"].startswith("binance orders ")
+
+
+def test_errors_count_the_lone_critical_born_at_one(daily):
+    _, s, bf = daily
+    h0, h1 = _health(bf)
+    want = {
+        ",".join(k): v - h0["errors"].get(k, 0.0) for k, v in h1["errors"].items() if v - h0["errors"].get(k, 0.0) > 0
+    }
+    got = s["errors"]["data"]["counts"]
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, rel=1e-3), k  # increase() alone: 0 critical, 1 error
+    assert s["errors"]["data"]["critical"] == [
+        {"component": "strategy-engine", "severity": "critical", "kind": "database", "count": pytest.approx(1.0)}
+    ]
+    assert dict(s["errors"]["figures"])["Critical"] == "1"
+    notes = " ".join(s["errors"]["notes"])
+    assert "strategy-engine database x1" in notes and "Logs" in notes
+
+
+def test_decisions_made_approved_executed_and_open(daily):
+    _, s, bf = daily
+    h0, h1 = _health(bf)
+    got = s["decisions"]["data"]["providers"]["openai"]
+    for stage in backfill_health.STAGES:
+        assert got[stage] == pytest.approx(h1["decisions"][stage] - h0["decisions"][stage], rel=1e-3, abs=1e-9), stage
+    assert got["open_at_end"] == h1["open"]
+    assert dict(s["decisions"]["figures"])["Decisions executed"] == f"{got['executed']:,.0f}"
+
+
+def test_health_sections_say_so_plainly_without_data(backfilled):
+    """A day with none of these series: plain words, no 'nan', no crash."""
+    period = resolve("daily", "2026-11-10", "UTC", chart_step=3600, resolution=600)
+    report = render.build(Prometheus(backfilled.url), period, Options(["trading"]), name="empty")
+    s = report.document()["sections"]
+    assert "No API calls reported in this period" in s["api_health"]["notes"][0]
+    assert "No errors reported" in s["errors"]["notes"][0]
+    assert "No decisions reported" in s["decisions"]["notes"][0]
+    assert "No risk limits reported" in s["limits"]["notes"][0]
+    for sid in ("limits", "api_health", "errors", "decisions"):
+        assert s[sid]["error"] is None
+    assert "nan" not in report.json_bytes().decode().lower().replace("nanos", "")

@@ -93,6 +93,10 @@ SECTION_TITLES = {
     "performance": "Win rate, profit factor, Sharpe and Sortino",
     "execution": "Execution quality",
     "risk": "Risk events",
+    "limits": "Risk limits: usage in percent",
+    "api_health": "API health of the trading system",
+    "errors": "Errors the trading system reported",
+    "decisions": "Decisions: made, approved, executed, open",
     "alerts": "Alerts",
     "model": "Model accuracy, calibration and drift",
     "model_versions": "Model versions: changes and what changed with them",
@@ -217,7 +221,7 @@ class Builder:
         return words
 
     def build(self) -> list[Section]:
-        from tradewatch.report import desk, model_versions  # they build on this module's Section and formatting
+        from tradewatch.report import desk, health, model_versions  # they build on this module's Section
 
         sections = []
         for sid, func in [
@@ -229,6 +233,10 @@ class Builder:
             ("performance", self.s_performance),
             ("execution", self.s_execution),
             ("risk", self.s_risk),
+            ("limits", lambda sec: health.s_limits(self, sec)),
+            ("api_health", lambda sec: health.s_api_health(self, sec)),
+            ("errors", lambda sec: health.s_errors(self, sec)),
+            ("decisions", lambda sec: health.s_decisions(self, sec)),
             ("alerts", self.s_alerts),
             ("model", self.s_model),
             ("model_versions", lambda sec: model_versions.s_model_versions(self, sec)),
