@@ -51,6 +51,7 @@ EXPECTED_RECEIVER = {
     "FillRatioLow": "warning-trading",
     "ExecutionLatencyHigh": "warning-trading",
     "SlippageHigh": "warning-trading",
+    "MeanSlippageHigh": "warning-trading",
     "PositionLimitUsageHigh": "warning-trading",
     "ConcentrationHigh": "warning-trading",
     "MarketDataStale": "critical-data",

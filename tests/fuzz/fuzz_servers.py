@@ -34,6 +34,9 @@ VOLATILE = (
     "tradewatch_model_drift",
     "tradewatch_model_dataset",
     "tradewatch_model_feature",
+    # outputs of the periodic drift task, like drift itself: when it last ran is not folded state
+    "tradewatch_model_multivariate",
+    "tradewatch_model_retrain",
 )
 
 
