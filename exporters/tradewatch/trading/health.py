@@ -2,7 +2,7 @@
 
 A fold like :class:`~tradewatch.trading.state.TradingState` (which owns one and hands it the
 ``error`` and ``api_call`` events): pure, bounded, snapshot-exact. Labels go through
-:class:`~tradewatch.trading.state.LabelCap` (``limits.max_label_values`` distinct values each,
+:class:`~tradewatch.trading.counting.LabelCap` (``limits.max_label_values`` distinct values each,
 the rest ``__overflow__``): component, error kind, API provider, endpoint group. An error's
 ``message`` is never folded: the exporter logs it (``tradewatch.trading.safetylog``).
 """
