@@ -4,8 +4,9 @@
 
 1. Starts the native stack (tradewatch.devstack: Prometheus 2.42 with the project's rules, the three
    exporters, 1 s scrapes) and runs the simulator through a sequence of scenarios (a quiet start,
-   a flash crash with the kill switch, an exchange outage, slow execution, model drift, an AI cost
-   spike, a stale feed), stopping the trading exporter for a while in between: about 18 minutes.
+   a flash crash with the kill switch, an exchange outage, slow execution, one symbol losing money,
+   a degraded broker API, model drift, an AI cost spike, a stale feed), stopping the trading
+   exporter for a while in between: about 21 minutes.
 2. Exports every series from that Prometheus and stretches the run onto one 24 h day
    (timestamps scaled by 86400 / run length; host counters scaled by the same factor so CPU and
    I/O rates are kept), then builds TSDB blocks with
@@ -52,6 +53,8 @@ PLAN: list[tuple[str | None, float, list[str]]] = [
     ("normal", 50, []),
     ("exchange-outage", 150, ["--warmup", "30", "--incident", "90"]),
     ("slow-execution", 120, ["--warmup", "20", "--incident", "75"]),
+    ("losing-symbol", 100, ["--warmup", "20", "--incident", "70"]),
+    ("broker-api-degraded", 100, ["--warmup", "20", "--incident", "70"]),
     ("model-drift", 190, ["--warmup", "20", "--incident", "150"]),
     ("ai-cost-spike", 120, ["--warmup", "20", "--incident", "80"]),
     ("stale-feed", 170, ["--warmup", "20", "--incident", "130"]),
