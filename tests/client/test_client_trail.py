@@ -1,5 +1,6 @@
 """Correlation trails in the client (tradewatch.client.trail): a decision's ID reaches its orders,
-acks, fills and closing trade; the logging context supplies one; sampling keeps whole trails."""
+acks, fills and closing trade, its stages (decision_id) and a prediction's outcome; the logging
+context supplies one; sampling keeps whole trails."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import structlog
 
 from tradewatch.client import JournalWriter, TradeWatchClient
+from tradewatch.client.trail import sampled
 from tradewatch.core.logging import correlation
 from tradewatch.trading.events import validate_trading_event
 
@@ -40,6 +42,40 @@ def test_one_id_from_the_decision_to_the_closing_trade(tmp_path):
     assert [e.get("correlation_id") for e in events] == [cid] * 6 + [None]
     for e in events:
         validate_trading_event(e)  # the exporter accepts what the client sends
+
+
+def test_a_decisions_stages_and_orders_share_its_trail(tmp_path):
+    """Made in a trail: the first decision takes the trail's ID as its decision_id, so its later
+    stages find the trail in this process and in another; outside a trail a decision is its own."""
+    path, other = tmp_path / "j.jsonl", tmp_path / "approver.jsonl"
+    with JournalWriter(path) as w, JournalWriter(other) as approver:
+        with w.trail() as cid:
+            did = w.decision_made("llm", latency_seconds=0.8)
+            second = w.decision_made("rules")
+            w.order_submitted("o1", "BTC", "buy", 1, 100.0)
+        w.decision_approved("llm", did)  # later, outside the trail
+        w.decision_executed("rules", second)
+        approver.decision_rejected("llm", did)  # another process knows only the decision_id
+        alone = w.decision_made("llm")  # no trail: the decision is its own
+        with w.trail(alone):
+            w.order_submitted("o2", "BTC", "sell", 1, 100.0)
+        w.decision_executed("llm", alone)
+    events = _events(path)
+    assert did == cid and second != cid
+    assert [e["correlation_id"] for e in events] == [cid] * 5 + [alone] * 3
+    assert _events(other)[0]["correlation_id"] == cid
+    for e in events:
+        validate_trading_event(e)
+
+
+def test_an_outcome_inherits_its_predictions_id(tmp_path):
+    path = tmp_path / "j.jsonl"
+    with JournalWriter(path) as w:
+        with w.trail() as cid:
+            w.prediction("clf", "1", "p-1", {"x": 1.0}, "up", 0.004)
+        w.outcome("p-1", "clf", "down")
+        w.outcome("p-2", "clf", "down")
+    assert [e.get("correlation_id") for e in _events(path)] == [cid, cid, None]
 
 
 def test_decorator_gives_each_call_its_own_trail_and_explicit_ids_win(tmp_path):
@@ -94,6 +130,14 @@ def test_sampling_keeps_or_drops_whole_trails(tmp_path):
     with JournalWriter(tmp_path / "none.jsonl", trail_sample_rate=0) as w, w.trail() as cid:
         w.decision("llm", 0.1)
     assert cid is None and "correlation_id" not in _events(tmp_path / "none.jsonl")[0]
+    # An unsampled trail's decision stays unsampled in its later stages, whatever its own ID's draw.
+    unkept = next(f"t-{n}" for n in range(99) if not sampled(f"t-{n}", 0.5))
+    kept = next(f"d-{n}" for n in range(99) if sampled(f"d-{n}", 0.5))
+    with JournalWriter(tmp_path / "half.jsonl", trail_sample_rate=0.5) as w:
+        with w.trail(unkept):
+            w.decision_made("llm", decision_id=kept)
+        w.decision_executed("llm", kept)
+    assert all("correlation_id" not in e for e in _events(tmp_path / "half.jsonl"))
 
 
 @pytest.mark.parametrize("rate", [-0.1, 1.5, "0.5", True])

@@ -17,7 +17,7 @@ def test_an_order_story_shares_one_id():
             assert e["correlation_id"] == e["order_id"]
         elif e["type"] == "trade_closed":
             assert e["correlation_id"] in orders
-        elif e["type"] in ("prediction", "signal", "decision", "ai_call"):
+        elif e["type"] in ("prediction", "signal", "decision", "ai_call", "outcome"):
             assert e["correlation_id"]
         else:
             assert "correlation_id" not in e, e["type"]
@@ -30,3 +30,11 @@ def test_an_order_story_shares_one_id():
     heads = {tuple(t[: t.index("order_submitted") + 1]) for t in stories}
     assert ("prediction", "signal", "decision", "order_submitted") in heads
     assert heads <= {("prediction", "signal", "decision", "order_submitted"), ("signal", "order_submitted")}
+    # A decision's later stages keep its ID (joined on decision_id), a prediction's outcome too.
+    made = {e["decision_id"]: e["correlation_id"] for e in events if e.get("stage") == "made"}
+    stages = [e for e in events if e["type"] == "decision" and e.get("stage", "made") != "made"]
+    assert {e["stage"] for e in stages} >= {"approved", "executed"}
+    assert all(e["correlation_id"] == made[e["decision_id"]] in orders for e in stages)
+    predicted = {e["prediction_id"]: e["correlation_id"] for e in events if e["type"] == "prediction"}
+    outcomes = [e for e in events if e["type"] == "outcome"]
+    assert outcomes and all(e["correlation_id"] == predicted[e["prediction_id"]] for e in outcomes)

@@ -66,9 +66,13 @@ def test_a_simulator_orders_story(tmp_path):
         assert abs(f["fields"]["slippage_bps"] - round(sign * (price - ref) / ref * 1e4, 3)) < 1e-9
         assert f["fields"]["latency_seconds"] > 0
     assert story["summary"]["orders"] == 1 and story["summary"]["realized_pnl"] == closed["realized_pnl"]
+    # The decision's later stages (joined on decision_id) and the prediction's outcome are in it too.
+    assert story["summary"]["decision_stages"] in ("made > approved > executed", "made > approved > failed")
+    assert "outcome" in types
 
     code, text = _trail(cid, "--journal", journal)
     assert code == 0 and "closed" in text and "slippage" in text and "after submission" in text
+    assert " approved (momentum-clf)" in text and "decision_stages made > approved" in text
 
     # A rejected order: its rejection and the simulator's log line about it.
     rejected = next(e for e in events if e["type"] == "order_rejected")

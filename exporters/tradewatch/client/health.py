@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import functools
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tradewatch.client.trail import Trails
 
 
 def status_class_of(status: int | str) -> str:
@@ -94,6 +96,7 @@ class HealthHelpers:
     """error, api_call, api_timer and the decision lifecycle (needs ``_send`` of EventHelpers)."""
 
     _send: Callable[..., str]
+    trails: Trails
 
     def error(
         self, component: str, kind: str, severity: str = "error", message: str | None = None, **envelope: Any
@@ -133,8 +136,9 @@ class HealthHelpers:
         confidence: float | None = None,
         **envelope: Any,
     ) -> str:
-        """A decision made; returns its ``decision_id`` (generated when not given) for the later stages."""
-        did = decision_id or uuid.uuid4().hex
+        """A decision made; returns its ``decision_id`` for the later stages. Without one given, the
+        first decision of a trail takes the trail's ID, any other a new one (client/trail.py)."""
+        did = decision_id or self.trails.decision_id(envelope.get("correlation_id"))
         fields = {
             "provider": provider,
             "stage": "made",

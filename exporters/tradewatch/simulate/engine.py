@@ -196,6 +196,7 @@ class Simulator:
         self._outcome_rng = random.Random(f"outcome:{seed}")
         self.version_change = version_change
         self._health = HealthSim(seed, self._event, self._id)
+        self._trails = trails.Tagger()  # correlation IDs, remembered for decisions' later stages
         self._reset_ids()
         self._symbols: dict[str, _Symbol] = {}
         for i, name in enumerate(symbols):
@@ -298,7 +299,7 @@ class Simulator:
         self._health.step(effects, p, s, self._market_ts(s), out)
         self._breaker_tick(p, s, out)
         self._periodic(effects, p, s, out)
-        return trails.tag(out)
+        return self._trails.tag(out)
 
     def _effects(self, p: float) -> tuple[Effects, float | None]:
         q = p - self.warmup

@@ -6,7 +6,8 @@ files of JSON lines (``tradewatch.core.logging``); Loki, with the same LogQL the
 link runs. Events a journal snapshot has compacted away are no longer in the files: the story says
 so instead of pretending the trail is complete.
 
-Each event becomes an entry with a one-line ``summary``; order events are joined on ``order_id``
+Each event becomes an entry with a one-line ``summary`` (a decision's stages name their
+``decision_id``, an outcome its prediction); order events are joined on ``order_id``
 so acks and fills show their latency since the submission and fills their slippage in basis points
 (side x (fill - reference) / reference x 1e4, positive = worse, as ``tradewatch_trading_slippage_bps``).
 """
@@ -29,7 +30,7 @@ from tradewatch.core.validate import Invalid, timestamp
 
 MAX_ENTRIES = 10_000  # one ID's story; a runaway ID cannot exhaust memory
 # Events of one instant (a simulator step, a fill that closes a trade) in the order they happen.
-_STORY_ORDER = ("prediction", "ai_call", "signal", "decision", *ORDER_EVENTS, "trade_closed")
+_STORY_ORDER = ("prediction", "ai_call", "signal", "decision", *ORDER_EVENTS, "trade_closed", "outcome")
 _RANK = {t: i for i, t in enumerate(_STORY_ORDER)}
 
 
@@ -204,8 +205,15 @@ def _event_entries(events: list[dict[str, Any]]) -> list[Entry]:
 def _summary(etype: str, e: dict[str, Any]) -> str:
     g = e.get
     if etype == "decision":
+        did = f" {g('decision_id')}" if g("decision_id") is not None else ""
+        if g("stage", "made") != "made":  # a later stage of the lifecycle, joined on decision_id
+            return f"decision{did} {g('stage')} ({g('provider')})"
+        took = f" in {g('latency_seconds')} s" if g("latency_seconds") is not None else ""
         conf = f", confidence {g('confidence')}" if g("confidence") is not None else ""
-        return f"decision by {g('provider')} in {g('latency_seconds')} s{conf}"
+        return f"decision{did} by {g('provider')}{took}{conf}"
+    if etype == "outcome":
+        pnl = f", P&L {g('pnl')}" if g("pnl") is not None else ""
+        return f"outcome {g('actual')} of prediction {g('prediction_id')} ({g('model')}){pnl}"
     if etype == "signal":
         return f"signal {g('action')} {g('symbol')} (confidence {g('confidence')})"
     if etype == "prediction":
@@ -264,7 +272,9 @@ def summarize(entries: list[Entry]) -> dict[str, Any]:
     qty = sum(q for q, _ in sizes)
     notional = sum(q * p for q, p in sizes)
     trades = [e for e in events if e.type == "trade_closed"]
+    stages = [str(e.fields.get("stage", "made")) for e in events if e.type == "decision"]
     return {
+        "decision_stages": " > ".join(stages) if stages else None,
         "orders": sum(e.type == "order_submitted" for e in events),
         "fills": len(fills),
         "filled_quantity": qty,
