@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from grafana_model import (
+    METRICS_DOC,
     PROMETHEUS_SYNTHETIC,
     catalog,
     metric_names,
@@ -74,3 +77,11 @@ def test_the_catalog_is_mostly_on_dashboards():
     exposed = {n for n, kind in catalog().items() if kind != "histogram series"}
     shown = exposed & (used | base)
     assert len(shown) / len(exposed) >= 0.75, sorted(exposed - shown)
+
+
+def test_each_metric_has_one_catalog_row():
+    """A second row (two sessions staging the same hunk) would hide a stale type or label list:
+    the name sets the other catalog tests compare cannot see it."""
+    names = re.findall(r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \| \w+ \|", METRICS_DOC.read_text("utf-8"), re.M)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    assert not repeated, f"metrics with more than one row in docs/metrics.md: {repeated}"
