@@ -71,7 +71,7 @@ def test_decision_lifecycle_open_decisions_and_time_to_execution():
         ev("decision", T0, provider="llm", latency_seconds=1.0, confidence=0.7),  # v1: a decision made
         ev("decision", T0, provider="llm", latency_seconds=1.0, confidence=0.9, decision_id="d1"),
         ev("decision", T0 + 1, provider="llm", stage="approved", decision_id="d1"),
-        ev("decision", T0 + 3, provider="llm", stage="executed", decision_id="d1"),
+        ev("decision", T0 + 3, provider="llm", stage="executed", decision_id="d1", correlation_id="d1"),
         ev("decision", T0 + 4, provider="llm", stage="made", decision_id="d2"),
         ev("decision", T0 + 5, provider="llm", stage="made", decision_id="d3"),
         ev("decision", T0 + 6, provider="llm", stage="rejected", decision_id="d3"),
@@ -87,6 +87,9 @@ def test_decision_lifecycle_open_decisions_and_time_to_execution():
     assert value(v, P + "decision_confidence_sum", provider="llm") == pytest.approx(1.6)
     assert value(v, P + "decision_to_execution_seconds_sum", provider="llm") == 3.0
     assert value(v, P + "decision_latency_seconds_count", provider="llm") == 2
+    # The executed stage's correlation ID (its trail: docs/events.md) is that bucket's exemplar.
+    held = fold(events).decisions.to_execution["llm"].exemplars
+    assert [x[0] for x in held.slots if x] == ["d1"]
 
 
 def test_open_decisions_are_bounded():

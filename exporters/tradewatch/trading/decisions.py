@@ -44,7 +44,7 @@ class DecisionFold:
         elif stage in TERMINAL:
             made = self.open.pop(did, None)
             if made is not None and stage == "executed" and e["ts"] >= made[1]:
-                hist(self.to_execution, made[0], latency, e["ts"] - made[1])
+                hist(self.to_execution, made[0], latency, e["ts"] - made[1], e)  # a correlated one: an exemplar
 
     def to_snapshot(self) -> dict[str, Any]:
         return {

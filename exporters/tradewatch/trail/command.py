@@ -1,9 +1,10 @@
 """``tradewatch trail CORRELATION_ID``: an order's story from the journals and the logs.
 
-Prints the decision, submission, acknowledgement, fills (latency since submission and slippage),
-the closing trade, and any rejection or error for one correlation ID, in event-time order; log
-lines carrying the ID come from ``--log-file`` and, with ``--loki-url``, from Loki. ``--json`` gives
-the same as one JSON object. Exit status: 0 found, 1 nothing found, 2 bad usage.
+Prints the decision and its stages, submission, acknowledgement, fills (latency since submission
+and slippage), the closing trade, the prediction's outcome, and any rejection or error for one
+correlation ID, in event-time order; log lines carrying the ID come from ``--log-file`` and, with
+``--loki-url``, from Loki. ``--json`` gives the same as one JSON object. Exit status: 0 found,
+1 nothing found, 2 bad usage.
 """
 
 from __future__ import annotations
