@@ -64,6 +64,8 @@ def test_a_decisions_stages_and_orders_share_its_trail(tmp_path):
     assert did == cid and second != cid
     assert [e["correlation_id"] for e in events] == [cid] * 5 + [alone] * 3
     assert _events(other)[0]["correlation_id"] == cid
+    with JournalWriter(tmp_path / "given.jsonl") as w:
+        assert w.decision_made("llm", correlation_id="c-9") == "c-9"  # an explicit ID is the decision's
     for e in events:
         validate_trading_event(e)
 
