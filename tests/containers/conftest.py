@@ -11,7 +11,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.containers.stack_helpers import PORT_VARS, PROJECT, ROOT, SERVICES, Stack, compose, free_port
+from tests.containers.stack_helpers import (
+    PORT_VARS,
+    PROJECT,
+    ROOT,
+    SERVICES,
+    Stack,
+    compose,
+    free_port,
+    secret_env,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,18 +41,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     import docker
 
     tmp = tmp_path_factory.mktemp("stack")
-    slack_secret, smtp_secret = tmp / "slack_webhook_url", tmp / "smtp_password"
-    slack_secret.write_text(f"http://slack:8080/services/{PROJECT}")
-    smtp_secret.write_text("")
-    for f in (slack_secret, smtp_secret, tmp):
-        f.chmod(0o755 if f.is_dir() else 0o644)  # readable by the containers' non-root users
+    tmp.chmod(0o755)  # the secrets in it are read by the containers' non-root users
     env = {var: str(free_port()) for var in PORT_VARS}
-    env |= {
-        "COMPOSE_PROJECT_NAME": PROJECT,
-        "SLACK_WEBHOOK_URL_FILE": str(slack_secret),
-        "SMTP_PASSWORD_FILE": str(smtp_secret),
-        "TRADEWATCH_INGEST_TOKEN": "ci-" + os.urandom(12).hex(),
-    }
+    env |= secret_env(tmp, {"slack_webhook_url": f"http://slack:8080/services/{PROJECT}"})
+    env |= {"COMPOSE_PROJECT_NAME": PROJECT, "TRADEWATCH_INGEST_TOKEN": "ci-" + os.urandom(12).hex()}
     (tmp / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     # One override, the way a user would add docker-compose.override.yml: a report due every minute
     # for the next 15 (the scheduler only runs times after its start, which depends on the machine).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "containers"))
@@ -21,6 +23,21 @@ SERVICES = ["mailpit", "alertmanager", "prometheus", "system-exporter", "trading
 PROJECT = "twci"
 PORT_VARS = ["PROMETHEUS_PORT", "ALERTMANAGER_PORT", "MAILPIT_UI_PORT", "MAILPIT_SMTP_PORT",
              "SYSTEM_EXPORTER_PORT", "TRADING_EXPORTER_PORT", "MODEL_EXPORTER_PORT", "RUNBOOKS_PORT"]  # fmt: skip
+
+
+def secret_env(directory: Path, given: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``*_FILE`` variable of every secret in docker-compose.yml, pointing into ``directory``:
+    the contents in ``given`` (by secret name), an empty file ("not configured") for the others."""
+    doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = {}
+    for name, spec in doc["secrets"].items():
+        var = re.fullmatch(r"\$\{(\w+):-[^}]*\}", spec["file"])
+        assert var, f"secret {name}: file is not ${{VAR:-default}}: {spec['file']}"
+        path = directory / name
+        path.write_text((given or {}).get(name, ""))
+        path.chmod(0o644)  # readable by the containers' non-root users
+        env[var.group(1)] = str(path)
+    return env
 
 
 def free_port() -> int:

@@ -3,14 +3,10 @@ docker-compose.yml into Docker API arguments, start order, and refusal of what i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools" / "containers"))
-import compose  # noqa: E402
+from tests.containers.stack_helpers import ROOT, compose, secret_env
 
 pytest.importorskip("docker")
 
@@ -21,10 +17,7 @@ TIER = ["mailpit", "alertmanager", "prometheus", "system-exporter", "trading-exp
 
 @pytest.fixture
 def doc(tmp_path: Path) -> dict:
-    secret = tmp_path / "secret"
-    secret.write_text("")
-    env = {"SLACK_WEBHOOK_URL_FILE": str(secret), "SMTP_PASSWORD_FILE": str(secret)}
-    return compose.load([ROOT / "docker-compose.yml"], None, env)
+    return compose.load([ROOT / "docker-compose.yml"], None, secret_env(tmp_path))
 
 
 @pytest.mark.parametrize(
