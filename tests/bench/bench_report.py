@@ -17,6 +17,7 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "report"))
+sys.path.insert(0, str(HERE.parent.parent))  # report_helpers imports tests.conftest
 
 import backfill  # noqa: E402
 from report_helpers import require_binary, start_prometheus  # noqa: E402
