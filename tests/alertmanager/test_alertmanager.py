@@ -66,8 +66,9 @@ EXPECTED_RECEIVER = {
     "ModelAccuracyDecline": "warning-ml",
     "ModelNoPredictions": "warning-ml",
     "AICostOverBudget": "warning-ml",
-    # Critical routes carry no mute_time_intervals (test_timings_and_send_resolved): never muted at night.
-    "HostHighMemoryAtNight": "critical-platform",
+    # Critical routes carry no mute_time_intervals (test_timings_and_send_resolved): pages in the
+    # quiet hours that mute HostHighMemory, and inhibits it on the same instance (INHIBIT_CASES).
+    "HostHighMemoryCritical": "critical-platform",
     "TradingSystemCriticalError": "critical-trading",
     "PortfolioStopLossReached": "critical-trading",
     "PortfolioTakeProfitReached": "warning-trading",
@@ -84,7 +85,7 @@ def test_amtool_check_config(config):
     amtool = require_binary("amtool")
     res = subprocess.run([amtool, "check-config", str(config)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "10 receivers" in res.stdout and "6 inhibit rules" in res.stdout
+    assert "10 receivers" in res.stdout and "7 inhibit rules" in res.stdout
 
 
 def test_every_alert_has_a_routing_case():
@@ -341,6 +342,18 @@ INHIBIT_CASES = [
         "crit-other-instance",
         _alert("ExporterDown", "critical", "platform", "cx", instance="a:1"),
         _alert("ExporterDown", "warning", "platform", "cx", instance="b:1"),
+        False,
+    ),
+    (
+        "memory",
+        _alert("HostHighMemoryCritical", "critical", "platform", "mem", instance="h:9811"),
+        _alert("HostHighMemory", "warning", "platform", "mem", instance="h:9811"),
+        True,
+    ),
+    (
+        "memory-other-instance",
+        _alert("HostHighMemoryCritical", "critical", "platform", "mem2", instance="h:9811"),
+        _alert("HostHighMemory", "warning", "platform", "mem2", instance="g:9811"),
         False,
     ),
     (

@@ -64,8 +64,6 @@ NOT_A_LEVEL = {
     "disk_predict_hours",
     "order_rejection_min_rejections",
     "api_error_min_calls",
-    "night_start_hour_utc",
-    "night_end_hour_utc",
 }
 
 

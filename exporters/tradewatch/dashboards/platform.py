@@ -124,8 +124,8 @@ def system(ctx: Context) -> db.Dashboard:
     board = board.with_panel(
         ts(
             "Memory in use",
-            "1 - available / total memory. Dashed: the HostHighMemory level (above it at night, "
-            "HostHighMemoryAtNight pages).",
+            "1 - available / total memory. Orange: the HostHighMemory warning level (muted in quiet "
+            "hours); red: the HostHighMemoryCritical level (pages at any hour).",
             [
                 q(
                     "1 - tradewatch_host_memory_available_bytes / tradewatch_host_memory_total_bytes",
@@ -135,8 +135,8 @@ def system(ctx: Context) -> db.Dashboard:
             unit="percentunit",
             min_val=0,
             max_val=1,
-            thresholds=rising(None, ctx.t("host_memory_high_ratio")),
-            links=[ctx.runbook("HostHighMemory"), ctx.runbook("HostHighMemoryAtNight")],
+            thresholds=rising(ctx.t("host_memory_high_ratio"), ctx.t("host_memory_critical_ratio")),
+            links=[ctx.runbook("HostHighMemory"), ctx.runbook("HostHighMemoryCritical")],
             w=8,
         )
     )
