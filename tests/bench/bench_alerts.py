@@ -1,7 +1,8 @@
 """Alert latency: from the event that crosses a threshold to the Slack webhook receiving the alert.
 
-Each run starts a fresh native stack with the SHIPPED intervals (trading exporter scraped every 5 s,
-trading rules evaluated every 5 s, critical group_wait 5 s), POSTs a kill_switch event to the trading
+Each run starts a fresh native stack with the SHIPPED intervals (the trading exporter's safety series
+scraped every 1 s by the trading-exporter-critical job, the critical trading rule group evaluated every
+1 s, critical group_wait 1 s), POSTs a kill_switch event to the trading
 exporter at a random phase of the scrape/evaluation cycle, and times the KillSwitchActivated
 notification at the local Slack-compatible receiver. A fresh stack per run keeps every run a first
 notification (group_wait), not a re-notification of an existing group (group_interval).
@@ -17,6 +18,7 @@ import uuid
 from tradewatch.devstack.stack import DevStack, StackOptions
 
 RUNS = 7
+TARGET_MAX = 5.0  # seconds, event -> Slack, every run (docs/alerting.md, "Alert latency")
 
 
 def one_run(seed: int) -> dict[str, float]:
@@ -74,7 +76,7 @@ def main() -> None:
         f"| event -> Slack webhook receives it | {statistics.median(slack):.1f} s | {max(slack):.1f} s "
         f"| {min(slack):.1f} s |"
     )
-    print(f"target: median <= 15 s -> {'met' if statistics.median(slack) <= 15 else 'NOT met'} ({RUNS} runs)")
+    print(f"target: max < {TARGET_MAX:g} s -> {'met' if max(slack) < TARGET_MAX else 'NOT met'} ({RUNS} runs)")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,7 @@ def test_native_config_is_valid_and_uses_loopback(tmp_path):
         "alertmanager",
         "system-exporter",
         "trading-exporter",
+        "trading-exporter-critical",
         "model-exporter",
     }
     assert all(j["scrape_interval"] == "1s" for j in doc["scrape_configs"])
@@ -152,6 +153,7 @@ def test_compose_config_targets_and_intervals():
         "alloy": "alloy:12345",
         "system-exporter": "system-exporter:9811",
         "trading-exporter": "trading-exporter:9812",
+        "trading-exporter-critical": "trading-exporter:9812",
         "model-exporter": "model-exporter:9813",
     }
     assert jobs["trading-exporter"]["scrape_interval"] == "5s"
@@ -159,6 +161,7 @@ def test_compose_config_targets_and_intervals():
     trading = yaml.safe_load((PROM / "rules" / "trading.yml").read_text())
     assert {g["name"]: g["interval"] for g in trading["groups"]} == {
         "tradewatch-trading-recording": "5s",
+        "tradewatch-trading-critical": "1s",
         "tradewatch-trading": "5s",
     }
 
