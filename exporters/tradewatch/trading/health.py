@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tradewatch.trading.breaker_reason import BreakerReasons
 from tradewatch.trading.events import API_STATUS_CLASSES, CACHE_RESULTS, ERROR_SEVERITIES
-
-REASON_CHARS = 80  # a breaker reason is free text: cut, and one series per service at a time
 
 
 class HealthFold:
@@ -27,7 +26,8 @@ class HealthFold:
         self.api_calls: dict[tuple[str, str, str], int] = {}  # (provider, endpoint, status class)
         self.api_latency: dict[tuple[str, str], Any] = {}
         self.cache: dict[tuple[str, str, str], int] = {}  # (provider, endpoint, hit | miss)
-        self.breaker_reason: dict[str, list[Any]] = {}  # service label -> [ts, reason]
+        self.breaker_reason: dict[str, list[Any]] = {}  # service label -> [ts, reason label]
+        self.breaker_reasons = BreakerReasons()  # free text -> bounded label (breaker_reason.py)
 
     def error(self, e: dict[str, Any]) -> None:
         key = (self.components(e["component"]), e["severity"], self.kinds(e["kind"]))
@@ -48,8 +48,7 @@ class HealthFold:
         seen = self.breaker_reason.get(service)
         if seen is not None and e["ts"] < seen[0]:
             return  # late: the newer event's reason stands
-        reason = e.get("reason")
-        self.breaker_reason[service] = [e["ts"], reason[:REASON_CHARS] if reason else ""]
+        self.breaker_reason[service] = [e["ts"], self.breaker_reasons.label(service, e.get("reason"))]
 
     # ------------------------------------------------------------------ snapshot
     _CAPS = ("kinds", "api_providers", "endpoints")
@@ -61,6 +60,7 @@ class HealthFold:
             out[name] = [[*k, v] for k, v in getattr(self, name).items()]
         out["api_latency"] = [[*k, h.counts, h.sum] for k, h in self.api_latency.items()]
         out["breaker_reason"] = self.breaker_reason
+        out["breaker_reasons"] = self.breaker_reasons.known
         return out
 
     def load(self, data: dict[str, Any] | None, hist_type: Any, bounds: tuple[float, ...]) -> None:
@@ -72,6 +72,10 @@ class HealthFold:
             setattr(self, name, {tuple(row[:-1]): row[-1] for row in data[name]})
         self.api_latency = {(p, ep): hist_type(bounds, c, s) for p, ep, c, s in data["api_latency"]}
         self.breaker_reason = data["breaker_reason"]
+        self.breaker_reasons = BreakerReasons(data.get("breaker_reasons"))
+        if "breaker_reasons" not in data:  # a snapshot from before the bound: raw reasons
+            for service, seen in self.breaker_reason.items():
+                seen[1] = self.breaker_reasons.label(service, seen[1])
 
 
 def families(s: Any) -> list[Any]:
@@ -108,7 +112,8 @@ def families(s: Any) -> list[Any]:
         ),
         _gauge(
             P + "circuit_breaker_info",
-            "1 per breaker, with the reason of its latest event (cut to 80 characters; empty: none given).",
+            "1 per breaker, with the kind of reason of its latest event (numbers and IDs as #, cut to 80 "
+            "characters, at most 10 per breaker then __overflow__; empty: none given).",
             ["service", "reason"],
             (((svc, v[1]), 1.0) for svc, v in sorted(h.breaker_reason.items())),
         ),

@@ -7,7 +7,9 @@ the word (``unknown event type 'bogus'; known: ..., kill_switch, ...``) pages no
 that logs through ``tradewatch.client.logging_setup()`` can log the same event for its own halts.
 
 An ``error`` event is logged as ``event="trading_system_error"`` at its severity, with component,
-kind and the message (which no metric carries), also only while live.
+kind and the message (which no metric carries), also only while live. A ``circuit_breaker`` event is
+logged as ``event="circuit_breaker_changed"`` (warning when open) with service, state and the full
+reason: the metric carries only the reason's bounded kind (tradewatch.trading.breaker_reason).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tradewatch.trading.state import DEFAULT as DEFAULT_ACCOUNT
 KILL_SWITCH_ENGAGED = "kill_switch_engaged"
 KILL_SWITCH_RELEASED = "kill_switch_released"
 TRADING_SYSTEM_ERROR = "trading_system_error"
+CIRCUIT_BREAKER_CHANGED = "circuit_breaker_changed"
 
 log = get_logger("tradewatch.trading.safety")
 
@@ -43,6 +46,10 @@ class SafetyEventLog:
             self._kill_switch(event)
         elif etype == "error" and self.live():
             self._error(event)
+        elif etype == "circuit_breaker" and self.live():
+            fields = {k: event.get(k) for k in ("service", "state", "reason", "event_id")}
+            level = log.warning if event.get("state") == "open" else log.info
+            level(CIRCUIT_BREAKER_CHANGED, **{k: v for k, v in fields.items() if v is not None})
 
     def _error(self, event: dict[str, Any]) -> None:
         # The message lives here only: free text is never a label (the counters hold the rest).
