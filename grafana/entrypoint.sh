@@ -1,28 +1,39 @@
 #!/bin/sh
-# Grafana refuses to provision a Slack contact point whose URL is empty, while in TradeWatch an empty
-# (or absent) secrets/slack_webhook_url means "Slack not configured" and the stack must still start.
-# So the secret is read here and handed to provisioning as TRADEWATCH_SLACK_WEBHOOK_URL; without one,
-# the Slack contact points point at a closed local port (their sends fail and are logged, nothing leaves).
+# Grafana's contact points read their secrets as files: notifications.yml says
+# `$__file{/tmp/tradewatch-secrets/NAME}` (Grafana expands it in provisioning values, whitespace
+# trimmed). This script only makes every NAME exist: a symlink to /run/secrets/NAME when that secret
+# is non-empty (the secret is never copied nor put in an environment variable), else an inert value.
+# Why not `$__file{/run/secrets/NAME}` directly: an empty (or absent) secret means "not configured" in
+# TradeWatch and the stack must still start, but `$__file` has no default, fails on a missing file,
+# and Grafana refuses a Slack/PagerDuty/Opsgenie/webhook contact point with an empty URL or key. The
+# inert URLs are a closed local port: sends fail and are logged, nothing leaves the host.
 set -eu
-secret=/run/secrets/slack_webhook_url
-url=""
-if [ -r "$secret" ]; then url=$(tr -d '\r\n' < "$secret"); fi
-if [ -z "$url" ]; then
-  url="http://127.0.0.1:9/slack-not-configured"
-  echo "tradewatch: $secret is empty; Grafana's Slack contact points are inert (e-mail still works)" >&2
-fi
-export TRADEWATCH_SLACK_WEBHOOK_URL="$url"
-# The paging contact points (PagerDuty, Opsgenie, webhook) the same way: an empty secret points the
-# integration at the closed local port, so it fails locally and nothing leaves the host.
-inert="http://127.0.0.1:9/not-configured"
-read_secret() { if [ -r "/run/secrets/$1" ]; then tr -d '\r\n' < "/run/secrets/$1"; fi; }
-TRADEWATCH_PAGERDUTY_ROUTING_KEY=$(read_secret pagerduty_routing_key)
-TRADEWATCH_PAGERDUTY_URL="https://events.pagerduty.com/v2/enqueue"
-if [ -z "$TRADEWATCH_PAGERDUTY_ROUTING_KEY" ]; then TRADEWATCH_PAGERDUTY_ROUTING_KEY=not-configured; TRADEWATCH_PAGERDUTY_URL=$inert; fi
-TRADEWATCH_OPSGENIE_API_KEY=$(read_secret opsgenie_api_key)
-TRADEWATCH_OPSGENIE_API_URL="https://api.opsgenie.com/v2/alerts"
-if [ -z "$TRADEWATCH_OPSGENIE_API_KEY" ]; then TRADEWATCH_OPSGENIE_API_KEY=not-configured; TRADEWATCH_OPSGENIE_API_URL=$inert; fi
-TRADEWATCH_ALERT_WEBHOOK_URL=$(read_secret alert_webhook_url)
-if [ -z "$TRADEWATCH_ALERT_WEBHOOK_URL" ]; then TRADEWATCH_ALERT_WEBHOOK_URL=$inert; fi
-export TRADEWATCH_PAGERDUTY_ROUTING_KEY TRADEWATCH_PAGERDUTY_URL TRADEWATCH_OPSGENIE_API_KEY TRADEWATCH_OPSGENIE_API_URL TRADEWATCH_ALERT_WEBHOOK_URL
+src=/run/secrets
+dir=/tmp/tradewatch-secrets
+inert=http://127.0.0.1:9/not-configured
+umask 077
+rm -rf "$dir"
+mkdir -p "$dir"
+
+# provide NAME FALLBACK: link the secret when it has a non-blank character, else write FALLBACK.
+provide() {
+  if [ -r "$src/$1" ] && grep -q '[^[:space:]]' "$src/$1"; then
+    ln -s "$src/$1" "$dir/$1"
+  else
+    printf '%s' "$2" > "$dir/$1"
+    echo "tradewatch: $src/$1 is empty; Grafana's contact points using it are inert" >&2
+    return 1
+  fi
+}
+# endpoint SECRET URL_NAME URL: a service's API URL, inert when its key is not configured.
+endpoint() {
+  url=$3
+  provide "$1" not-configured || url=$inert
+  printf '%s' "$url" > "$dir/$2"
+}
+
+provide slack_webhook_url http://127.0.0.1:9/slack-not-configured || true
+provide alert_webhook_url "$inert" || true
+endpoint pagerduty_routing_key pagerduty_url https://events.pagerduty.com/v2/enqueue
+endpoint opsgenie_api_key opsgenie_api_url https://api.opsgenie.com/v2/alerts
 exec /run.sh "$@"

@@ -11,9 +11,12 @@ has no API URL setting, so with no secret it could not be pointed at an inert lo
 others and would call api.telegram.org with a dummy token); Grafana does not expand variables in
 mute timings, so the quiet-hours time zone is the one in alertmanager.yml.
 
-PagerDuty, Opsgenie and the generic webhook read environment variables that grafana/entrypoint.sh
-fills from the same secret files as Alertmanager; an empty secret gives an inert value (a closed
-local port), so nothing leaves the host.
+Secrets stay files: every secret-bearing setting is ``$__file{...}`` (Grafana expands it in
+provisioning values, trimming whitespace) of a path under :data:`SECRETS_DIR`, where
+grafana/entrypoint.sh links each non-empty secret of /run/secrets (no copy, never an environment
+variable) or writes an inert value for an empty one: a closed local port for URLs, so nothing leaves
+the host. The indirection exists because ``$__file`` has no default and Grafana refuses a contact
+point with an empty URL or key, while an empty secret means "not configured" here.
 """
 
 from __future__ import annotations
@@ -27,15 +30,21 @@ import yaml
 from tradewatch.dashboards.thresholds import REPO_ROOT
 
 ALERTMANAGER_FILE = REPO_ROOT / "alertmanager" / "alertmanager.yml"
-# grafana/entrypoint.sh reads /run/secrets/slack_webhook_url into this variable (with an inert URL
-# when the secret is empty: Grafana rejects a Slack contact point without one).
-SLACK_URL_ENV = "TRADEWATCH_SLACK_WEBHOOK_URL"
-SLACK_URL = "$__env{" + SLACK_URL_ENV + "}"
-PAGERDUTY_KEY = "$__env{TRADEWATCH_PAGERDUTY_ROUTING_KEY}"
-PAGERDUTY_URL = "$__env{TRADEWATCH_PAGERDUTY_URL}"
-OPSGENIE_KEY = "$__env{TRADEWATCH_OPSGENIE_API_KEY}"
-OPSGENIE_URL = "$__env{TRADEWATCH_OPSGENIE_API_URL}"
-WEBHOOK_URL = "$__env{TRADEWATCH_ALERT_WEBHOOK_URL}"
+#: Filled by grafana/entrypoint.sh (a symlink to /run/secrets/NAME, or an inert value).
+SECRETS_DIR = "/tmp/tradewatch-secrets"
+
+
+def secret_file(name: str) -> str:
+    """The provisioning value Grafana replaces with the content of SECRETS_DIR/name."""
+    return "$__file{" + f"{SECRETS_DIR}/{name}" + "}"
+
+
+SLACK_URL = secret_file("slack_webhook_url")
+PAGERDUTY_KEY = secret_file("pagerduty_routing_key")
+PAGERDUTY_URL = secret_file("pagerduty_url")  # the Events API, or inert without a routing key
+OPSGENIE_KEY = secret_file("opsgenie_api_key")
+OPSGENIE_URL = secret_file("opsgenie_api_url")
+WEBHOOK_URL = secret_file("alert_webhook_url")
 TEMPLATE_NAME = "tradewatch"
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 _TIMINGS = ("group_wait", "group_interval", "repeat_interval")
