@@ -20,6 +20,7 @@ import pytest
 #: The longest files, longest first (seconds each took serially, measured 2026-12-03).
 LONGEST = (
     "tests/e2e/test_scenario_ai_cost.py",  # 155, waits on Prometheus
+    "tests/e2e/test_scenarios_desk.py",  # 150, waits
     "tests/e2e/test_scenarios.py",  # 125, waits
     "tests/rules/test_scenario_series.py",  # 110, CPU
     "tests/e2e/test_alerting.py",  # 100, waits
