@@ -123,7 +123,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "broker-api-degraded",
-            "broker API ~1 s p95 and 25% of calls failing (5xx, timeouts), one critical error, more failed decisions",
+            "broker API ~12x slower (answers ~1.7 s p95, 10% of calls time out at 10 s) and a quarter of uncached "
+            "calls failing (5xx, timeouts), one critical error, more failed decisions",
             300.0,
             _broker_api_degraded,
         ),
