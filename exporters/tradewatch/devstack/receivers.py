@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 # The shipped Slack title reads "[FIRING:1] Name (critical, team trading)" (alertmanager/templates).
 _TITLE_SEVERITY = re.compile(r"\((critical|warning|info)\b")
@@ -104,7 +104,35 @@ class _Recorder:
         return repr(item)[:200]
 
 
-class SlackReceiver(_Recorder):
+def send(handler: BaseHTTPRequestHandler, code: int, kind: str, data: bytes) -> None:
+    """One whole answer from a stand-in's request handler."""
+    handler.send_response(code)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class _HttpRecorder(_Recorder):
+    """A recorder behind a threaded HTTP server on loopback (``url``, ``port``, start/stop)."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], host: str, port: int, name: str) -> None:
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SlackReceiver(_HttpRecorder):
     """HTTP server accepting Slack incoming-webhook posts (JSON) on any path; answers ``ok``.
 
     ``GET /`` is a page of the messages received, newest first; with ``docs_dir``, ``GET /docs/<path>``
@@ -159,20 +187,12 @@ class SlackReceiver(_Recorder):
                 self._send(200, kind + ("; charset=utf-8" if kind.startswith("text/") else ""), target.read_bytes())
 
             def _send(self, code: int, kind: str, data: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send(self, code, kind, data)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-receiver", daemon=True)
+        self._serve(Handler, host, port, "slack-receiver")
 
     def page(self) -> str:
         """The HTML page of every message received, newest first."""
@@ -199,14 +219,6 @@ class SlackReceiver(_Recorder):
             "<a href='/docs/runbooks/'>/docs/runbooks/&lt;Alert&gt;.md</a></p>"
             f"{table}</body></html>"
         )
-
-    def start(self) -> SlackReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _describe(self, item: SlackPost) -> str:
         atts = item.payload.get("attachments") or [{}]

@@ -14,15 +14,14 @@ Paths (the channel's URL in Alertmanager points at ``<url>/<channel>``):
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from tradewatch.devstack.receivers import _Recorder
+from tradewatch.devstack.receivers import _HttpRecorder, send
 
 #: channel -> the path Alertmanager's config for that channel is pointed at (tests, dev stack).
 API_PATHS = {
@@ -52,7 +51,7 @@ class Request:
         return json.loads(self.body) if self.body else None
 
 
-class ServiceStandIn(_Recorder):
+class ServiceStandIn(_HttpRecorder):
     """HTTP server on loopback recording requests for every channel (see the module docstring)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
@@ -78,21 +77,15 @@ class ServiceStandIn(_Recorder):
             do_GET = do_POST = _handle
 
             def _send(self, code: int, answer: Any) -> None:
-                data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                if isinstance(answer, str):
+                    send(self, code, "text/plain", answer.encode())
+                else:
+                    send(self, code, "application/json", json.dumps(answer).encode())
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="service-standin", daemon=True)
+        self._serve(Handler, host, port, "service-standin")
 
     def api_url(self, channel: str) -> str:
         return self.url + API_PATHS[channel]
@@ -124,14 +117,6 @@ class ServiceStandIn(_Recorder):
 
     def of(self, channel: str) -> list[Request]:
         return [r for r in self.messages if r.channel == channel]
-
-    def start(self) -> ServiceStandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _describe(self, item: Request) -> str:
         return f"{item.method} {item.path} {item.body[:120]!r}"
