@@ -1,7 +1,8 @@
 """Alertmanager HA: three real Alertmanager 0.25 peers gossiping on loopback (the stack of
 `tradewatch dev --ha` in test mode), the shipped routing, a local Slack stand-in and SMTP catcher
-counting deliveries. Each alert is delivered exactly once per receiver with three peers and after
-the sending peer is killed mid-stream; a silence made on one peer applies on every peer."""
+counting deliveries. Each alert is delivered exactly once per receiver with three peers; after the
+sending peer is killed mid-stream none is lost (at most one duplicate while the survivors settle:
+Alertmanager HA is at least once); a silence made on one peer applies on every peer."""
 
 from __future__ import annotations
 
@@ -157,7 +158,7 @@ def test_silence_on_one_peer_applies_on_all(cluster: DevStack) -> None:
     assert _deliveries(cluster, "HASilenced") == ({}, {})
 
 
-def test_each_alert_delivered_once_even_with_a_peer_killed_mid_stream(cluster: DevStack) -> None:
+def test_each_alert_delivered_even_with_a_peer_killed_mid_stream(cluster: DevStack) -> None:
     peers = list(ha.AM_PEERS)
     first = [f"HAStream{i}" for i in range(1, 5)]
     for name in first:
@@ -181,5 +182,9 @@ def test_each_alert_delivered_once_even_with_a_peer_killed_mid_stream(cluster: D
     _wait_delivered(cluster, first + second, "HAStream", timeout=15)
     time.sleep(3)  # two peer timeouts more: a duplicate from the last peer would have arrived
     slack, mail = _deliveries(cluster, "HAStream")
-    expected = dict.fromkeys(first + second, 1)
-    assert (slack, mail) == (expected, expected)
+    for got in (slack, mail):
+        assert sorted(got) == sorted(first + second), got  # nothing lost
+        assert all(got[name] == 1 for name in first), got  # exactly once while every peer lives
+        # After a peer dies the survivors may briefly both think they are first (gossip slower than the
+        # peer timeout under load): Alertmanager HA is at least once, and never one send per peer.
+        assert all(1 <= got[name] <= 2 for name in second), got
